@@ -1,0 +1,42 @@
+"""Where the warehouse lives and where its data comes from: one setting each, shared by the Python
+assets, dbt (through ``dbt_project/profiles.yml``) and the command-line interface."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+WAREHOUSE_PATH_ENV = "MARKET_WAREHOUSE_DB"
+SNAPSHOT_DIR_ENV = "MARKET_WAREHOUSE_SNAPSHOT_DIR"
+SOURCE_ENV = "MARKET_WAREHOUSE_SOURCE"
+UNIVERSE_PATH_ENV = "MARKET_WAREHOUSE_UNIVERSE"
+
+DEFAULT_WAREHOUSE_PATH = PACKAGE_DIR / "market_warehouse.duckdb"
+DEFAULT_SNAPSHOT_DIR = PACKAGE_DIR / "snapshot"
+DEFAULT_UNIVERSE_PATH = PACKAGE_DIR / "universe.csv"
+DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
+
+
+def _absolute(value: str | os.PathLike[str]) -> Path:
+    return Path(value).expanduser().resolve()
+
+
+def warehouse_path() -> Path:
+    """The DuckDB file every writer and reader uses, always absolute so dbt (which runs inside
+    ``dbt_project/``) and the Python assets can never disagree about it."""
+    return _absolute(os.environ.get(WAREHOUSE_PATH_ENV) or DEFAULT_WAREHOUSE_PATH)
+
+
+def snapshot_dir() -> Path:
+    return _absolute(os.environ.get(SNAPSHOT_DIR_ENV) or DEFAULT_SNAPSHOT_DIR)
+
+
+def universe_path() -> Path:
+    return _absolute(os.environ.get(UNIVERSE_PATH_ENV) or DEFAULT_UNIVERSE_PATH)
+
+
+def source_kind() -> str:
+    return os.environ.get(SOURCE_ENV) or "yfinance"

@@ -13,6 +13,7 @@ WAREHOUSE_PATH_ENV = "MARKET_WAREHOUSE_DB"
 SNAPSHOT_DIR_ENV = "MARKET_WAREHOUSE_SNAPSHOT_DIR"
 SOURCE_ENV = "MARKET_WAREHOUSE_SOURCE"
 UNIVERSE_PATH_ENV = "MARKET_WAREHOUSE_UNIVERSE"
+PUBLISHED_PATH_ENV = "MARKET_WAREHOUSE_PUBLISHED_DB"
 
 DEFAULT_WAREHOUSE_PATH = PACKAGE_DIR / "market_warehouse.duckdb"
 DEFAULT_SNAPSHOT_DIR = PACKAGE_DIR / "snapshot"
@@ -28,6 +29,18 @@ def warehouse_path() -> Path:
     """The DuckDB file every writer and reader uses, always absolute so dbt (which runs inside
     ``dbt_project/``) and the Python assets can never disagree about it."""
     return _absolute(os.environ.get(WAREHOUSE_PATH_ENV) or DEFAULT_WAREHOUSE_PATH)
+
+
+def published_path(warehouse: str | os.PathLike[str] | None = None) -> Path:
+    """The read-only copy every reader opens (see ``warehouse/publish.py``): the environment
+    variable when set, else ``<warehouse dir>/published/<warehouse file name>``. The copy keeps the
+    warehouse's file name because DuckDB names a database after its file, and views and macros
+    built by dbt refer to their tables through that name."""
+    override = os.environ.get(PUBLISHED_PATH_ENV)
+    if override:
+        return _absolute(override)
+    source = _absolute(warehouse) if warehouse is not None else warehouse_path()
+    return source.parent / "published" / source.name
 
 
 def snapshot_dir() -> Path:

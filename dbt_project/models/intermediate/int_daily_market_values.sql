@@ -1,0 +1,55 @@
+-- Market value per security and trading day, in the listing currency and in USD at that day's rate.
+with priced_days as (
+    select
+        prices.ticker,
+        prices.trade_date,
+        prices.close_price,
+        securities.currency,
+        shares.shares_outstanding,
+        shares.shares_basis,
+        shares.shares_as_of_date
+    from {{ ref('stg_daily_prices') }} as prices
+    inner join {{ ref('stg_securities') }} as securities using (ticker)
+    left join {{ ref('int_shares_outstanding_daily') }} as shares using (ticker, trade_date)
+),
+
+-- the latest rate on or before the trading day: FX quotes and exchange sessions do not share holidays
+with_usd_rate as (
+    select
+        priced_days.*,
+        case when priced_days.currency = 'USD' then 1.0 else fx.usd_per_unit end as usd_per_local_unit,
+        fx.rate_date as fx_rate_date
+    from priced_days
+    asof left join {{ ref('int_fx_usd_rates') }} as fx
+        on fx.currency = priced_days.currency
+        and fx.rate_date <= priced_days.trade_date
+),
+
+valued as (
+    select
+        *,
+        shares_outstanding * close_price as market_value_local,
+        shares_outstanding * close_price * usd_per_local_unit as market_value_usd,
+        lag(close_price * usd_per_local_unit) over by_ticker as previous_close_usd,
+        lag(shares_outstanding * close_price * usd_per_local_unit) over by_ticker as previous_market_value_usd
+    from with_usd_rate
+    window by_ticker as (partition by ticker order by trade_date)
+)
+
+select
+    ticker,
+    trade_date,
+    currency,
+    close_price,
+    shares_outstanding,
+    shares_basis,
+    shares_as_of_date,
+    usd_per_local_unit,
+    fx_rate_date,
+    market_value_local,
+    market_value_usd,
+    previous_market_value_usd,
+    -- price- and FX-driven change at today's share count: a new filing's count changing between two
+    -- days is a reporting step, not value created or destroyed by the market
+    shares_outstanding * (close_price * usd_per_local_unit - previous_close_usd) as market_value_change_usd
+from valued

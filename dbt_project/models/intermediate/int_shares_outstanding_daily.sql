@@ -1,0 +1,98 @@
+-- Shares outstanding of each security on each of its trading days, on the CURRENT split basis:
+-- prices (yfinance closes) are back-adjusted for every split, filings report the count on the share
+-- basis of their own date, so a count dated before a split is multiplied by that split's ratio.
+with splits as (
+    select ticker, action_date, action_value as split_ratio
+    from {{ ref('stg_corporate_actions') }}
+    where action_type = 'split'
+),
+
+latest_fundamentals_shares as (
+    select ticker, as_of_date, shares_outstanding
+    from {{ ref('stg_fundamentals') }}
+    where shares_outstanding is not null
+    qualify row_number() over (partition by ticker order by as_of_date desc) = 1
+),
+
+reported_counts as (
+    select ticker, as_of_date, shares_outstanding_reported as shares_reported, 'share_history' as shares_basis
+    from {{ ref('stg_shares_outstanding') }}
+    union all
+    select ticker, as_of_date, shares_outstanding, 'fundamentals'
+    from latest_fundamentals_shares
+),
+
+counts_on_current_split_basis as (
+    select
+        counts.ticker,
+        counts.as_of_date,
+        counts.shares_basis,
+        counts.shares_reported * coalesce(product(splits.split_ratio), 1) as shares_outstanding
+    from reported_counts as counts
+    left join splits
+        on splits.ticker = counts.ticker
+        and splits.action_date > counts.as_of_date
+    group by counts.ticker, counts.as_of_date, counts.shares_basis, counts.shares_reported
+),
+
+share_history as (
+    select ticker, as_of_date, shares_outstanding
+    from counts_on_current_split_basis
+    where shares_basis = 'share_history'
+),
+
+fundamentals_count as (
+    select ticker, as_of_date, shares_outstanding
+    from counts_on_current_split_basis
+    where shares_basis = 'fundamentals'
+),
+
+-- Last resort: market cap / close on the snapshot's date. The close is on the current split basis,
+-- so the implied count is too. market_cap is taken to be in the listing currency.
+implied_from_market_cap as (
+    select
+        snapshot.ticker,
+        snapshot.as_of_date,
+        snapshot.market_cap / prices.close_price as shares_outstanding
+    from (
+        select ticker, as_of_date, market_cap
+        from {{ ref('stg_fundamentals') }}
+        where market_cap is not null
+        qualify row_number() over (partition by ticker order by as_of_date desc) = 1
+    ) as snapshot
+    asof inner join {{ ref('stg_daily_prices') }} as prices
+        on prices.ticker = snapshot.ticker
+        and prices.trade_date <= snapshot.as_of_date
+),
+
+trading_days as (
+    select ticker, trade_date
+    from {{ ref('stg_daily_prices') }}
+)
+
+select
+    trading_days.ticker,
+    trading_days.trade_date,
+    coalesce(
+        share_history.shares_outstanding,
+        fundamentals_count.shares_outstanding,
+        implied_from_market_cap.shares_outstanding
+    ) as shares_outstanding,
+    case
+        when share_history.shares_outstanding is not null then 'share_history'
+        when fundamentals_count.shares_outstanding is not null then 'fundamentals'
+        when implied_from_market_cap.shares_outstanding is not null then 'implied_from_market_cap'
+    end as shares_basis,
+    case
+        when share_history.shares_outstanding is not null then share_history.as_of_date
+        when fundamentals_count.shares_outstanding is not null then fundamentals_count.as_of_date
+        else implied_from_market_cap.as_of_date
+    end as shares_as_of_date
+from trading_days
+-- the latest filing on or before the day; the fundamentals fallbacks are company-level snapshots
+-- applied to every day (a count from after the day beats no market value at all)
+asof left join share_history
+    on share_history.ticker = trading_days.ticker
+    and share_history.as_of_date <= trading_days.trade_date
+left join fundamentals_count on fundamentals_count.ticker = trading_days.ticker
+left join implied_from_market_cap on implied_from_market_cap.ticker = trading_days.ticker

@@ -1,0 +1,147 @@
+-- Event impact aggregated over equities (ETFs are not companies) for the whole event, each sector
+-- and each sector x industry, with the cross-sectional test statistics that are valid when every
+-- firm shares the same event date. All statistics use market-model CARs.
+{%- set windows = event_windows() %}
+
+with equities as (
+    select
+        *,
+        coalesce(sector, 'Unclassified') as sector_group,
+        coalesce(industry, 'Unclassified') as industry_group
+    from {{ ref('fct_event_impact') }}
+    where role = 'equity'
+),
+
+group_measures as (
+    select
+        event_id,
+        {{ sector_grouping_level('sector_group', 'industry_group') }} as grouping_level,
+        sector_group as sector,
+        industry_group as industry,
+        count(*) as securities_in_group,
+        count(day0_return) as securities_counted,
+        avg(day0_return) as ew_day0_return,
+        {{ weighted_average('day0_return', 'market_value_usd_before_day0') }} as vw_day0_return,
+        sum(market_value_usd_before_day0) as market_value_usd_before_day0,
+        sum(day0_usd_value_change) as total_day0_usd_value_change,
+        sum(least(day0_usd_value_change, 0)) as total_day0_usd_value_lost,
+        avg(case when day0_return < 0 then 1.0 when day0_return is not null then 0.0 end) as share_decliners,
+        arg_min(ticker, day0_usd_value_change) as largest_loser_ticker,
+        min(day0_usd_value_change) as largest_loser_day0_usd_value_change
+        {%- for window in windows %}
+        {%- set car = 'car_mm_' ~ window.name %}
+        {%- set scar = 'tstat_car_mm_' ~ window.name %}
+        , count({{ car }}) as n_car_mm_{{ window.name }}
+        , avg({{ car }}) as ew_car_mm_{{ window.name }}
+        , {{ weighted_average(car, 'market_value_usd_before_day0') }} as vw_car_mm_{{ window.name }}
+        , sum(usd_value_change_{{ window.name }}) as total_usd_value_change_{{ window.name }}
+        , avg({{ car }}) / (stddev_samp({{ car }}) / sqrt(count({{ car }}))) as t_cross_sectional_{{ window.name }}
+        , sum({{ scar }}) / sqrt(sum(case when {{ scar }} is not null
+                                          then (estimation_obs - 2.0) / (estimation_obs - 4.0) end)) as patell_z_{{ window.name }}
+        , avg({{ scar }}) / (stddev_samp({{ scar }}) / sqrt(count({{ scar }}))) as bmp_t_{{ window.name }}
+        , count({{ scar }}) as n_scar_{{ window.name }}
+        , count(*) filter (where {{ car }} > 0) as n_positive_car_mm_{{ window.name }}
+        , avg(positive_residual_share_mm) filter (where {{ car }} is not null) as expected_positive_share_{{ window.name }}
+        {%- endfor %}
+    from equities
+    group by grouping sets ((event_id), (event_id, sector_group), (event_id, sector_group, industry_group))
+),
+
+-- Kolari-Pynnonen needs the average pairwise correlation of the firms' estimation-window residuals.
+estimation_residuals as (
+    select
+        days.event_id,
+        days.ticker,
+        days.trade_date,
+        equities.sector_group,
+        equities.industry_group,
+        days.security_return - equities.alpha_mm - equities.beta_mm * days.benchmark_return as residual
+    from {{ ref('int_event_security_days') }} as days
+    inner join equities using (event_id, ticker)
+    where days.in_estimation_sample
+      and equities.alpha_mm is not null
+),
+
+-- pairs are matched on calendar date, the only clock Tokyo, Frankfurt and New York share
+residual_pair_correlations as (
+    select
+        first_firm.event_id,
+        case when first_firm.sector_group = second_firm.sector_group
+             then first_firm.sector_group end as shared_sector,
+        case when first_firm.sector_group = second_firm.sector_group
+              and first_firm.industry_group = second_firm.industry_group
+             then first_firm.industry_group end as shared_industry,
+        corr(first_firm.residual, second_firm.residual) as residual_correlation
+    from estimation_residuals as first_firm
+    inner join estimation_residuals as second_firm
+        on second_firm.event_id = first_firm.event_id
+        and second_firm.trade_date = first_firm.trade_date
+        and second_firm.ticker > first_firm.ticker
+    group by first_firm.event_id, first_firm.ticker, second_firm.ticker,
+             first_firm.sector_group, second_firm.sector_group,
+             first_firm.industry_group, second_firm.industry_group
+),
+
+-- a pair belongs to a sector (industry) group only when both firms are in it
+group_residual_correlation as (
+    select
+        event_id,
+        {{ sector_grouping_level('shared_sector', 'shared_industry') }} as grouping_level,
+        shared_sector as sector,
+        shared_industry as industry,
+        avg(residual_correlation) as avg_residual_correlation,
+        count(residual_correlation) as residual_correlation_pairs
+    from residual_pair_correlations
+    group by grouping sets ((event_id), (event_id, shared_sector), (event_id, shared_sector, shared_industry))
+),
+
+with_group_correlation as (
+    select
+        group_measures.*,
+        correlations.avg_residual_correlation,
+        coalesce(correlations.residual_correlation_pairs, 0) as residual_correlation_pairs
+    from group_measures
+    left join group_residual_correlation as correlations
+        on correlations.event_id = group_measures.event_id
+        and correlations.grouping_level = group_measures.grouping_level
+        -- pairs across sectors (industries) carry a null shared key, so at those levels they match
+        -- no group: group keys below 'all' are never null (see sector_group)
+        and correlations.sector is not distinct from group_measures.sector
+        and correlations.industry is not distinct from group_measures.industry
+)
+
+select
+    event_id,
+    grouping_level,
+    sector,
+    industry,
+    securities_in_group,
+    securities_counted,
+    ew_day0_return,
+    vw_day0_return,
+    market_value_usd_before_day0,
+    total_day0_usd_value_change,
+    total_day0_usd_value_lost,
+    share_decliners,
+    largest_loser_ticker,
+    largest_loser_day0_usd_value_change,
+    avg_residual_correlation,
+    residual_correlation_pairs
+    {%- for window in windows %}
+    , n_car_mm_{{ window.name }}
+    , ew_car_mm_{{ window.name }}
+    , vw_car_mm_{{ window.name }}
+    , total_usd_value_change_{{ window.name }}
+    , t_cross_sectional_{{ window.name }}
+    , patell_z_{{ window.name }}
+    , bmp_t_{{ window.name }}
+    , bmp_t_{{ window.name }}
+        * sqrt((1 - avg_residual_correlation)
+               / nullif(1 + (n_scar_{{ window.name }} - 1) * avg_residual_correlation, 0)) as bmp_kp_t_{{ window.name }}
+    , n_positive_car_mm_{{ window.name }}
+    , expected_positive_share_{{ window.name }}
+    , (n_positive_car_mm_{{ window.name }} - n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }})
+        / sqrt(n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }}
+               * (1 - expected_positive_share_{{ window.name }})) as generalized_sign_z_{{ window.name }}
+    {%- endfor %}
+from with_group_correlation

@@ -1,0 +1,33 @@
+select
+    returns.ticker,
+    returns.trade_date,
+    securities.role,
+    returns.exchange,
+    market_values.currency,
+    returns.close_price,
+    returns.adj_close_price,
+    returns.adjusted_close_price,
+    returns.dividend_per_share,
+    returns.previous_trade_date,
+    returns.exchange_session_number,
+    returns.is_exchange_session,
+    returns.sessions_spanned,
+    returns.spans_missing_session,
+    returns.simple_return,
+    returns.log_return,
+    returns.raw_close_return,
+    returns.total_return_index,
+    returns.benchmark_ticker,
+    returns.benchmark_return,
+    market_values.shares_outstanding,
+    market_values.shares_basis,
+    market_values.shares_as_of_date,
+    market_values.usd_per_local_unit,
+    market_values.fx_rate_date,
+    market_values.market_value_local,
+    market_values.market_value_usd,
+    market_values.previous_market_value_usd,
+    market_values.market_value_change_usd
+from {{ ref('int_daily_returns') }} as returns
+inner join {{ ref('int_daily_market_values') }} as market_values using (ticker, trade_date)
+inner join {{ ref('stg_securities') }} as securities using (ticker)

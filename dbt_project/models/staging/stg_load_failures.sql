@@ -1,0 +1,7 @@
+select
+    cast(run_id as varchar) as run_id,
+    cast(asset_key as varchar) as asset_key,
+    cast(ticker as varchar) as ticker,
+    cast(reason as varchar) as reason,
+    cast(logged_at as timestamp) as logged_at
+from {{ source('raw', 'load_failures') }}

@@ -1,0 +1,106 @@
+"""The published read-only copy: the last step of every refresh.
+
+It runs only when every mart was built and tested in this run (Dagster skips it when an upstream
+step failed), so a failed refresh publishes nothing and readers keep the last good copy. See
+``warehouse/publish.py`` for how the copy is made and swapped in atomically."""
+
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from orchestration.resources import WarehouseResource
+from warehouse import publish, settings
+
+GROUP = "publish"
+WAREHOUSE_POOL = "warehouse"
+MART_SCHEMA = "marts"
+# The marts readers query; every other model in dbt's `marts` folder is added from the manifest.
+MARTS = (
+    "fct_daily_returns",
+    "dim_security",
+    "fct_event_impact",
+    "agg_event_sector_impact",
+    "agg_sector_daily",
+)
+
+
+def mart_asset_keys(manifest: Mapping[str, Any] | None = None) -> list[dg.AssetKey]:
+    """The Dagster keys of the dbt marts, as the dbt translator names them; ``["marts", name]``
+    for a mart the manifest does not (yet) hold."""
+    if manifest is None:
+        manifest = _dbt_manifest()
+    keys: dict[str, dg.AssetKey] = {name: dg.AssetKey([MART_SCHEMA, name]) for name in MARTS}
+    if manifest:
+        # The dbt assets' own translator names the keys, so the edges always meet the dbt assets.
+        from orchestration.defs.dbt.assets import translator
+
+        for node in manifest.get("nodes", {}).values():
+            if node.get("resource_type") != "model":
+                continue
+            fqn = node.get("fqn", [])
+            in_marts = len(fqn) > 2 and fqn[1] == MART_SCHEMA
+            if in_marts or node.get("name") in MARTS:
+                keys[node["name"]] = translator.get_asset_key(node)
+    return [keys[name] for name in sorted(keys)]
+
+
+def _dbt_manifest() -> dict[str, Any] | None:
+    try:
+        from orchestration.defs.dbt.project import dbt_project
+
+        return json.loads(dbt_project.manifest_path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+@dg.asset(
+    key="published_warehouse",
+    group_name=GROUP,
+    kinds={"duckdb"},
+    deps=mart_asset_keys(),
+    pool=WAREHOUSE_POOL,
+    description=(
+        "Read-only copy of the whole warehouse (raw, staging, intermediate, marts, quality), "
+        "replaced atomically after every successful refresh. Every reader (the CLI, notebooks, "
+        "the DuckDB CLI, Harlequin) opens this copy read-only, never the warehouse file, so a "
+        "reader can never make the refresh fail nor see a refresh half-way."
+    ),
+)
+def published_warehouse(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    target = settings.published_path(warehouse.database_path)
+    with warehouse.connect() as connection:
+        result = publish.publish(
+            connection,
+            published=target,
+            source_path=warehouse.database_path,
+            run_id=context.run.run_id,
+            logger=context.log,
+        )
+    return dg.MaterializeResult(metadata=publish_metadata(result))
+
+
+def publish_metadata(result: publish.PublishResult) -> dict[str, Any]:
+    return {
+        "path": dg.MetadataValue.path(str(result.path)),
+        "manifest": dg.MetadataValue.path(str(result.manifest_path)),
+        "published_at": dg.MetadataValue.timestamp(result.published_at),
+        "storage_version": result.storage_version,
+        "size_bytes": result.size_bytes,
+        "table_count": len(result.tables),
+        "dagster/row_count": sum(result.tables.values()),
+        "tables": dg.MetadataValue.table(
+            records=[
+                dg.TableRecord({"table": name, "rows": rows}) for name, rows in result.tables.items()
+            ],
+            schema=dg.TableSchema(
+                columns=[dg.TableColumn("table", "string"), dg.TableColumn("rows", "int")]
+            ),
+        ),
+        "views": dg.MetadataValue.json(list(result.views)),
+        "macros": dg.MetadataValue.json(list(result.macros)),
+    }

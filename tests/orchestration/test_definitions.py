@@ -1,0 +1,115 @@
+"""The code location loads, explains itself, and never lets two processes write the warehouse."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import dagster as dg
+import pytest
+import yaml
+
+from warehouse.loading import trailing_weekdays
+
+NEW_YORK = ZoneInfo("America/New_York")
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dg.Definitions:
+    from orchestration.definitions import defs
+
+    return defs()
+
+
+def test_definitions_load_and_validate(definitions: dg.Definitions) -> None:
+    dg.Definitions.validate_loadable(definitions)
+    keys = {key.to_user_string() for key in definitions.resolve_all_asset_keys()}
+    assert {
+        "raw/securities",
+        "raw/exchange_sessions",
+        "raw/daily_prices",
+        "raw/corporate_actions",
+        "raw/fx_rates",
+        "raw/shares_outstanding",
+        "raw/fundamentals",
+        "raw/quarterly_financials",
+    } <= keys
+    assert {"marts/fct_event_impact", "marts/agg_sector_daily"} <= {
+        f"marts/{key.path[-1]}" for key in definitions.resolve_all_asset_keys()
+    }
+
+
+def test_every_asset_explains_itself(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.description, f"{key.to_user_string()} has no description"
+        assert node.kinds, f"{key.to_user_string()} has no kinds"
+        assert node.group_name and node.group_name != "default", key.to_user_string()
+
+
+def test_ingestion_lineage_reaches_the_marts(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    event_impact = next(
+        key for key in graph.get_all_asset_keys() if key.path[-1] == "fct_event_impact"
+    )
+    ancestors = _ancestors(graph, event_impact)
+    assert dg.AssetKey(["raw", "daily_prices"]) in ancestors
+    assert dg.AssetKey(["raw", "fx_rates"]) in ancestors
+    assert dg.AssetKey(["raw", "exchange_sessions"]) in ancestors
+
+
+def _ancestors(graph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen: set[dg.AssetKey] = set()
+    frontier = [key]
+    while frontier:
+        for parent in graph.get(frontier.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                frontier.append(parent)
+    return seen
+
+
+def test_nightly_schedule_is_on_and_requests_the_trailing_window(
+    definitions: dg.Definitions,
+) -> None:
+    schedule = definitions.resolve_schedule_def("nightly_refresh_schedule")
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert schedule.execution_timezone == "America/New_York"
+    evening = datetime(2025, 1, 27, 18, 30, tzinfo=NEW_YORK)
+    with dg.build_schedule_context(scheduled_execution_time=evening) as context:
+        request = schedule.evaluate_tick(context).run_requests[0]
+    assert request.tags["dagster/asset_partition_range_start"] == "2025-01-21"
+    assert request.tags["dagster/asset_partition_range_end"] == "2025-01-27"
+    assert request.run_key == "nightly-2025-01-27"
+
+
+def test_nightly_job_runs_the_whole_chain_in_one_process(definitions: dg.Definitions) -> None:
+    job = definitions.resolve_job_def("nightly_refresh")
+    assert job.executor_def.name == "in_process"
+    selected = {key.path[-1] for key in job.asset_layer.selected_asset_keys}
+    assert {"daily_prices", "fx_rates", "fct_event_impact", "agg_sector_daily"} <= selected
+    assert job.asset_layer.asset_graph.asset_check_keys, "the checks run in the nightly job"
+    retry = job.op_retry_policy
+    assert retry is not None and retry.max_retries >= 1 and retry.backoff == dg.Backoff.EXPONENTIAL
+
+
+def test_every_writing_step_is_in_the_single_writer_pool(definitions: dg.Definitions) -> None:
+    for assets_def in definitions.resolve_asset_graph().assets_defs:
+        if assets_def.is_executable:
+            assert assets_def.op.pool == "warehouse", assets_def.op.name
+    instance_config = yaml.safe_load((REPO_ROOT / "orchestration" / "dagster.yaml").read_text())
+    pools = instance_config["concurrency"]["pools"]
+    assert pools == {"granularity": "run", "default_limit": 1}
+
+
+def test_trailing_window_skips_weekends() -> None:
+    assert [d.isoformat() for d in trailing_weekdays(datetime(2025, 1, 27).date(), 5)] == [
+        "2025-01-21",
+        "2025-01-27",
+    ]
+    assert trailing_weekdays(datetime(2025, 1, 29).date(), 1)[0].isoformat() == "2025-01-29"
+    with pytest.raises(ValueError, match="at least one day"):
+        trailing_weekdays(datetime(2025, 1, 29).date(), 0)

@@ -1,0 +1,89 @@
+"""Opening the warehouse file: waiting out other processes' locks and explaining files that
+cannot be opened, without ever modifying them."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+import duckdb
+
+from warehouse.storage.errors import (
+    WarehouseCorruptError,
+    WarehouseError,
+    WarehouseLockedError,
+    WarehouseVersionError,
+)
+
+log = logging.getLogger(__name__)
+
+# DuckDB 2.0 creates files in a storage format DuckDB 1.x cannot open, and people query the
+# warehouse with whatever DuckDB their SQL client bundles. Creating it in the 1.4 format keeps it
+# readable by every DuckDB this project supports (pyproject: duckdb>=1.4).
+NEW_FILE_STORAGE_VERSION = "v1.4.0"
+
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_LOCK_MARKERS = ("Could not set lock on file", "used by another process")
+_VERSION_MARKERS = ("trying to read a database file with", "written with a storage version")
+_CORRUPT_MARKERS = ("not a valid duckdb database file", "corrupt", "could not read enough bytes")
+_FIRST_RETRY_SECONDS = 0.05
+_MAX_RETRY_SECONDS = 1.0
+
+
+def connect(
+    path: Path, *, read_only: bool = False, lock_timeout_seconds: float = 30
+) -> duckdb.DuckDBPyConnection:
+    """Opens the warehouse, waiting up to ``lock_timeout_seconds`` for another process's lock.
+
+    A writer creates the file and its directory if missing. Raises WarehouseLockedError,
+    WarehouseCorruptError or WarehouseVersionError; a file it cannot open is left as it was."""
+    path = Path(path)
+    deadline = time.monotonic() + lock_timeout_seconds
+    if not read_only and not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Created by a separate, short-lived connection: DuckDB refuses to open one file twice in
+        # a process with different configs, so long-lived connections must use the default one.
+        config = {"storage_compatibility_version": NEW_FILE_STORAGE_VERSION}
+        _open(path, read_only=False, config=config, deadline=deadline).close()
+    return _open(path, read_only=read_only, config={}, deadline=deadline)
+
+
+def _open(
+    path: Path, *, read_only: bool, config: dict[str, str], deadline: float
+) -> duckdb.DuckDBPyConnection:
+    started, delay = time.monotonic(), _FIRST_RETRY_SECONDS
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=config)
+        except duckdb.Error as error:
+            message = str(error)
+            if not any(marker in message for marker in _LOCK_MARKERS):
+                unreadable = _unreadable_file_error(path, message)
+                if unreadable is None:
+                    raise
+                raise unreadable from error
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                holder = _LOCK_HOLDER.search(message)
+                raise WarehouseLockedError(
+                    path,
+                    pid=int(holder["pid"]) if holder else None,
+                    program=holder["program"] if holder else None,
+                    waited=time.monotonic() - started,
+                ) from error
+            if delay == _FIRST_RETRY_SECONDS:
+                log.warning("%s is locked by another process; waiting up to %.0fs", path, remaining)
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, _MAX_RETRY_SECONDS)
+
+
+def _unreadable_file_error(path: Path, message: str) -> WarehouseError | None:
+    message = " ".join(message.split())  # DuckDB's multi-line explanations, on one log line
+    about_the_file = message.replace(str(path), "").lower()  # the path may contain any word
+    if any(marker in about_the_file for marker in _VERSION_MARKERS):
+        return WarehouseVersionError(path, message)
+    if any(marker in about_the_file for marker in _CORRUPT_MARKERS):
+        return WarehouseCorruptError(path, message)
+    return None

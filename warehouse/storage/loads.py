@@ -1,0 +1,181 @@
+"""A load written as one transaction: its tables, its ``load_log`` row and its ``load_failures``."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple, Protocol
+
+import duckdb
+import pandas as pd
+
+from warehouse.storage.connection import connect
+from warehouse.storage.schema import ensure_schema
+from warehouse.storage.tables import RAW_TABLES, table_spec
+from warehouse.storage.writes import (
+    WriteStats,
+    delete_absent,
+    incoming_frame,
+    lineage,
+    merge,
+    utc_naive,
+    write_table,
+)
+
+
+class _HasTickerAndReason(Protocol):
+    @property
+    def ticker(self) -> str: ...
+
+    @property
+    def reason(self) -> str: ...
+
+
+class LoggedFailure(NamedTuple):
+    ticker: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class LoadReport:
+    run_id: str
+    asset_key: str
+    partition_start: date
+    partition_end: date
+    tables: Mapping[str, WriteStats]  # by table name without schema, e.g. "daily_prices"
+    tickers_requested: int
+    tickers_loaded: int  # distinct tickers in the written frames, unchanged rows included
+    failures: tuple[LoggedFailure, ...]  # one per distinct ticker
+
+    @property
+    def totals(self) -> WriteStats:
+        return sum(self.tables.values(), WriteStats())
+
+    @property
+    def tickers_failed(self) -> int:
+        return len(self.failures)
+
+
+def write_load(
+    target: Path | str | duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    asset_key: str,
+    source: str,
+    partition_start: date,
+    partition_end: date,
+    tables: Mapping[str, pd.DataFrame],
+    failures: Sequence[_HasTickerAndReason | tuple[str, str]],
+    tickers_requested: int,
+    started_at: datetime,
+) -> LoadReport:
+    """Writes one load in ONE transaction: its tables (upserted; tables written whole are
+    replaced), its ``load_log`` row and its ``load_failures``. On any error the transaction is
+    rolled back, leaving the warehouse as it was, and the error propagates.
+
+    ``target`` is a warehouse path (opened and closed here) or a connection with no transaction
+    open. Writing the same load again (same run, asset and partition start) replaces its log row
+    and its failures."""
+    row_lineage = lineage(run_id, source, loaded_at=datetime.now(UTC))
+    with _connection(target) as con, _transaction(con):
+        ensure_schema(con)
+        stats = {table_spec(table).name: write_table(con, table, frame, row_lineage)
+                 for table, frame in tables.items()}
+        report = LoadReport(
+            run_id=run_id,
+            asset_key=asset_key,
+            partition_start=partition_start,
+            partition_end=partition_end,
+            tables=MappingProxyType(stats),
+            tickers_requested=tickers_requested,
+            tickers_loaded=_distinct_tickers(tables.values()),
+            failures=_one_failure_per_ticker(failures),
+        )
+        _log_load(con, report, source=source, started_at=started_at)
+    return report
+
+
+@contextmanager
+def _connection(
+    target: Path | str | duckdb.DuckDBPyConnection,
+) -> Iterator[duckdb.DuckDBPyConnection]:
+    if isinstance(target, duckdb.DuckDBPyConnection):
+        yield target
+    else:
+        with closing(connect(Path(target))) as con:
+            yield con
+
+
+@contextmanager
+def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def _one_failure_per_ticker(
+    failures: Sequence[_HasTickerAndReason | tuple[str, str]],
+) -> tuple[LoggedFailure, ...]:
+    """Keeps the order of first appearance; a ticker that failed twice gets both reasons."""
+    reasons: dict[str, list[str]] = {}
+    for failure in failures:
+        ticker, reason = failure if isinstance(failure, tuple) else (failure.ticker, failure.reason)
+        reasons.setdefault(str(ticker), []).append(str(reason))
+    return tuple(LoggedFailure(ticker, "; ".join(dict.fromkeys(texts)))
+                 for ticker, texts in reasons.items())
+
+
+def _distinct_tickers(frames: Iterable[pd.DataFrame]) -> int:
+    tickers: set[str] = set()
+    for frame in frames:
+        if "ticker" in frame.columns:
+            tickers.update(frame["ticker"].dropna().unique())
+    return len(tickers)
+
+
+def _log_load(
+    con: duckdb.DuckDBPyConnection,
+    report: LoadReport,
+    *,
+    source: str,
+    started_at: datetime,
+) -> None:
+    load_key = {"run_id": report.run_id, "asset_key": report.asset_key,
+                "partition_start": report.partition_start}
+    finished_at = utc_naive(datetime.now(UTC), "finished_at")
+    totals = report.totals
+    log_row = {
+        **load_key,
+        "source": source,
+        "partition_end": report.partition_end,
+        "started_at": utc_naive(started_at, "started_at"),
+        "finished_at": finished_at,
+        "tickers_requested": report.tickers_requested,
+        "tickers_loaded": report.tickers_loaded,
+        "tickers_failed": report.tickers_failed,
+        "failures": json.dumps([failure._asdict() for failure in report.failures]),
+        "rows_written": totals.rows_written,
+        "rows_inserted": totals.rows_inserted,
+        "rows_changed": totals.rows_changed,
+        "rows_unchanged": totals.rows_unchanged,
+    }
+    log_spec, failures_spec = RAW_TABLES["load_log"], RAW_TABLES["load_failures"]
+    failure_rows = pd.DataFrame(
+        [{**load_key, **failure._asdict(), "logged_at": finished_at}
+         for failure in report.failures],
+        columns=list(failures_spec.column_names),
+    )
+    with incoming_frame(con, log_spec, pd.DataFrame([log_row])) as incoming:
+        merge(con, log_spec, incoming, row_lineage={})
+    with incoming_frame(con, failures_spec, failure_rows) as incoming:
+        merge(con, failures_spec, incoming, row_lineage={})
+        delete_absent(con, failures_spec, incoming, scope=load_key)

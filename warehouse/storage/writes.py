@@ -1,0 +1,242 @@
+"""Set-based, idempotent writes of pandas frames into raw tables.
+
+A frame is registered with DuckDB, validated against its table spec in bulk, compared with the
+stored rows by key, and merged with one MERGE that touches only new rows and rows whose values
+changed: re-loading identical data rewrites nothing, not even ``loaded_at``/``run_id``.
+Every write runs in the caller's transaction and never commits."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import duckdb
+import pandas as pd
+
+from warehouse.storage._sql import ident, single_row
+from warehouse.storage.errors import InvalidFrameError
+from warehouse.storage.tables import TableSpec, table_spec
+
+
+@dataclass(frozen=True)
+class WriteStats:
+    rows_inserted: int = 0
+    rows_changed: int = 0
+    rows_unchanged: int = 0
+    rows_deleted: int = 0  # only tables written whole delete
+
+    @property
+    def rows_written(self) -> int:
+        """Rows inserted or updated; the rows_unchanged were not rewritten."""
+        return self.rows_inserted + self.rows_changed
+
+    def __add__(self, other: WriteStats) -> WriteStats:
+        return WriteStats(*(getattr(self, f.name) + getattr(other, f.name)
+                            for f in dataclasses.fields(self)))
+
+
+def upsert(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    run_id: str,
+    source: str,
+    loaded_at: datetime | None = None,
+) -> WriteStats:
+    """Inserts the frame's new rows and updates the stored rows whose values differ.
+
+    ``frame`` has exactly the table's data columns. ``loaded_at`` is timezone-aware (default:
+    now). Runs in the caller's transaction."""
+    spec = data_table_spec(table)
+    with incoming_frame(con, spec, frame) as incoming:
+        return merge(con, spec, incoming, lineage(run_id, source, loaded_at))
+
+
+def replace_reference_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    run_id: str,
+    source: str,
+    loaded_at: datetime | None = None,
+) -> WriteStats:
+    """Writes reference data that arrives whole: upserts the frame and, in a table written whole
+    (``exchange_sessions``), deletes the rows the frame no longer has. ``securities`` keeps the
+    rows of tickers dropped from the universe: the history stored for them still refers to them.
+    Runs in the caller's transaction."""
+    return write_table(con, table, frame, lineage(run_id, source, loaded_at))
+
+
+def write_table(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    row_lineage: Mapping[str, object],
+) -> WriteStats:
+    """Upserts a frame, deleting absent rows too where the table's spec says it is written whole."""
+    spec = data_table_spec(table)
+    with incoming_frame(con, spec, frame) as incoming:
+        stats = merge(con, spec, incoming, row_lineage)
+        if spec.written_whole:
+            stats = dataclasses.replace(stats, rows_deleted=delete_absent(con, spec, incoming))
+    return stats
+
+
+def data_table_spec(table: str) -> TableSpec:
+    spec = table_spec(table)
+    if not spec.has_lineage:
+        raise ValueError(f"{spec.qualified_name} is written by write_load only")
+    return spec
+
+
+def lineage(run_id: str, source: str, loaded_at: datetime | None) -> dict[str, object]:
+    """The lineage column values a write stamps on the rows it inserts or changes."""
+    moment = datetime.now(UTC) if loaded_at is None else loaded_at
+    return {"source": source, "run_id": run_id, "loaded_at": utc_naive(moment, "loaded_at")}
+
+
+def utc_naive(moment: datetime, name: str) -> datetime:
+    """Timestamps are stored as UTC TIMESTAMPs; a naive datetime would be ambiguous, so it is
+    refused rather than guessed."""
+    if moment.tzinfo is None:
+        raise ValueError(f"{name} must be timezone-aware, got the naive {moment!r}")
+    return moment.astimezone(UTC).replace(tzinfo=None)
+
+
+@contextmanager
+def incoming_frame(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, frame: pd.DataFrame
+) -> Iterator[str]:
+    """Registers a frame, validates it and yields a SELECT of it cast to the table's types."""
+    _check_frame_columns(spec, frame)
+    view = f"_incoming_{spec.name}"
+    con.register(view, frame)
+    try:
+        _check_frame_values(con, spec, view)
+        casts = ", ".join(f"CAST({ident(c.name)} AS {c.type}) AS {ident(c.name)}"
+                          for c in spec.columns)
+        incoming = f"SELECT {casts} FROM {view}"
+        _check_unique_keys(con, spec, incoming)
+        yield incoming
+    finally:
+        # A transaction aborted by an error refuses every statement. The caller's ROLLBACK drops
+        # the view, and the next registration under this name replaces the frame reference.
+        with suppress(duckdb.TransactionException):
+            con.unregister(view)
+
+
+def _check_frame_columns(spec: TableSpec, frame: pd.DataFrame) -> None:
+    given = [str(name) for name in frame.columns]
+    problems = {
+        "missing": [name for name in spec.column_names if name not in given],
+        "unexpected": [name for name in given if name not in spec.column_names],
+        "repeated": sorted({name for name in given if given.count(name) > 1}),
+    }
+    if any(problems.values()):
+        found = "; ".join(f"{kind} {names}" for kind, names in problems.items() if names)
+        raise InvalidFrameError(f"frame for {spec.qualified_name} must have exactly the columns "
+                                f"{list(spec.column_names)}: {found}")
+
+
+def _check_frame_values(con: duckdb.DuckDBPyConnection, spec: TableSpec, view: str) -> None:
+    """Finds, in one scan, null keys and values that do not convert to their column's type."""
+    given_types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {view})")
+                       .fetchall())
+    problems = [
+        f"{name}: timezone-aware timestamps, convert them to exchange-local dates first"
+        for name in spec.column_names
+        if spec.type_of(name) == "DATE" and "TIME ZONE" in given_types[name]
+    ]
+    aggregates = []
+    for column in spec.columns:
+        name = ident(column.name)
+        bad = f"{name} IS NOT NULL AND TRY_CAST({name} AS {column.type}) IS NULL"
+        if column.name in spec.key:
+            bad = f"{name} IS NULL OR {bad}"
+        aggregates += [f"count(*) FILTER (WHERE {bad})",
+                       f"any_value(CAST({name} AS VARCHAR)) FILTER (WHERE {bad})"]
+    row = single_row(con, f"SELECT {', '.join(aggregates)} FROM {view}")
+    for column, count, example in zip(spec.columns, row[::2], row[1::2], strict=True):
+        if count:
+            what = "null or non-" if column.name in spec.key else "non-"
+            problems.append(f"{column.name}: {count} {what}{column.type} values "
+                            f"(e.g. {example!r})")
+    if problems:
+        raise InvalidFrameError(f"frame for {spec.qualified_name} has " + "; ".join(problems))
+
+
+def _check_unique_keys(con: duckdb.DuckDBPyConnection, spec: TableSpec, incoming: str) -> None:
+    key = ", ".join(map(ident, spec.key))
+    duplicates = con.execute(
+        f"SELECT {key}, count(*) AS copies, count(*) OVER () AS repeated_keys FROM ({incoming}) "
+        f"GROUP BY ALL HAVING count(*) > 1 ORDER BY copies DESC, {key} LIMIT 5"
+    ).fetchall()
+    if duplicates:
+        examples = ", ".join(f"{tuple(map(str, row[:-2]))} x{row[-2]}" for row in duplicates)
+        raise InvalidFrameError(
+            f"frame for {spec.qualified_name} has {duplicates[0][-1]} keys "
+            f"({', '.join(spec.key)}) more than once, e.g. {examples}"
+        )
+
+
+def merge(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    incoming: str,
+    row_lineage: Mapping[str, object],
+) -> WriteStats:
+    """Counts new, changed and identical rows, then writes only the new and changed ones."""
+    matches = _same_key(spec)
+    changed = " OR ".join(f"s.{ident(c)} IS DISTINCT FROM t.{ident(c)}"
+                          for c in spec.value_columns) or "false"
+    unmatched = f"t.{ident(spec.key[0])} IS NULL"
+    inserted, updated, received = single_row(
+        con,
+        f"SELECT count(*) FILTER (WHERE {unmatched}), "
+        f"count(*) FILTER (WHERE NOT {unmatched} AND ({changed})), count(*) "
+        f"FROM ({incoming}) AS s LEFT JOIN {spec.qualified_name} AS t ON {matches}",
+    )
+    if inserted or updated:
+        targets = [*spec.column_names, *row_lineage]
+        values = [*(f"s.{ident(c)}" for c in spec.column_names), *(f"${c}" for c in row_lineage)]
+        assignments = [*(f"{ident(c)} = s.{ident(c)}" for c in spec.value_columns),
+                       *(f"{ident(c)} = ${c}" for c in row_lineage)]
+        when_changed = (f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {', '.join(assignments)} "
+                        if spec.value_columns else "")
+        single_row(
+            con,
+            f"MERGE INTO {spec.qualified_name} AS t USING ({incoming}) AS s ON {matches} "
+            f"{when_changed}WHEN NOT MATCHED THEN INSERT ({', '.join(map(ident, targets))}) "
+            f"VALUES ({', '.join(values)})",
+            row_lineage,
+        )
+    return WriteStats(inserted, updated, received - inserted - updated)
+
+
+def delete_absent(
+    con: duckdb.DuckDBPyConnection,
+    spec: TableSpec,
+    incoming: str,
+    scope: Mapping[str, object] | None = None,
+) -> int:
+    """Deletes the stored rows missing from ``incoming``; with a ``scope``, only among the rows
+    whose scope columns hold its values."""
+    scope = scope or {}
+    in_scope = "".join(f"t.{ident(c)} = ${c} AND " for c in scope)
+    (deleted,) = single_row(
+        con,
+        f"DELETE FROM {spec.qualified_name} AS t WHERE {in_scope}"
+        f"NOT EXISTS (SELECT 1 FROM ({incoming}) AS s WHERE {_same_key(spec)})",
+        scope,
+    )
+    return int(deleted)
+
+
+def _same_key(spec: TableSpec) -> str:
+    """Joins incoming rows ``s`` to stored rows ``t`` on the table's key."""
+    return " AND ".join(f"s.{ident(k)} = t.{ident(k)}" for k in spec.key)

@@ -79,7 +79,7 @@ left join price_history using (ticker)
 select
     event_securities.event_id,
     event_securities.ticker,
-    returns.exchange_session_number - event_securities.day0_session_number as relative_day,
+    offsets.relative_day,
     returns.trade_date,
     returns.close_price,
     returns.simple_return as security_return,
@@ -88,18 +88,18 @@ select
     returns.spans_missing_session,
     returns.previous_market_value_usd,
     returns.market_value_change_usd,
-    returns.exchange_session_number - event_securities.day0_session_number
-        between {{ var('event_estimation_first_day') }} and {{ var('event_estimation_last_day') }}
+    offsets.relative_day between {{ var('event_estimation_first_day') }} and {{ var('event_estimation_last_day') }}
         and returns.simple_return is not null
         and returns.benchmark_return is not null
         and not returns.spans_missing_session as in_estimation_sample
 from {{ event_securities }} as event_securities
+-- one probe per relative day turns the window into an equality join on (ticker, session): its cost
+-- grows with events x securities x window length, not with the length of each price history
+cross join range({{ first_day | min }}, {{ (last_day | max) + 1 }}) as offsets (relative_day)
 inner join {{ daily_returns }} as returns
     on returns.ticker = event_securities.ticker
+    and returns.exchange_session_number = event_securities.day0_session_number + offsets.relative_day
     and returns.is_exchange_session
-    and returns.exchange_session_number
-        between event_securities.day0_session_number + {{ first_day | min }}
-        and event_securities.day0_session_number + {{ last_day | max }}
 {% endmacro %}
 
 

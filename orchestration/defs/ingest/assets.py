@@ -5,6 +5,7 @@ window), so a failure part-way leaves the warehouse as it was."""
 
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
@@ -27,6 +28,10 @@ WAREHOUSE_POOL = "warehouse"
 SESSIONS_AHEAD = timedelta(days=30)
 
 
+def _table_metadata(table: str) -> dict[str, object]:
+    return {"dagster/column_schema": column_schema(table), "dagster/table_name": f"raw.{table}"}
+
+
 def _raw_spec(
     table: str, description: str, *, deps: Sequence[str] = (), partitioned: bool = False
 ) -> dg.AssetSpec:
@@ -37,40 +42,50 @@ def _raw_spec(
         kinds=KINDS,
         deps=[["raw", dep] for dep in deps],
         partitions_def=trading_day_partitions if partitioned else None,
-        metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": f"raw.{table}"},
+        metadata=_table_metadata(table),
     )
 
 
-def _write(
+@dataclass(frozen=True)
+class Fetched:
+    """What one ingestion step got from the source: frames by raw table, and the tickers it lacks."""
+
+    tables: dict[str, pd.DataFrame]
+    failures: Sequence[TickerFailure]
+
+
+def _ingest(
     context: dg.AssetExecutionContext,
     warehouse: WarehouseResource,
+    market_data: MarketDataResource,
     *,
-    source: str,
     window: tuple[date, date],
-    tables: dict[str, pd.DataFrame],
     requested: Sequence[Security],
-    failures: Sequence[TickerFailure],
+    fetch: Callable[[MarketDataSource], Fetched],
     max_failed_share: float,
-) -> storage.LoadReport:
-    """Refuses a load that lost too much of the universe, then writes it in one transaction."""
-    check_failure_budget(len(requested), failures, max_failed_share)
-    for failure in failures:
+) -> tuple[storage.LoadReport, Fetched]:
+    """Fetches, refuses a load that lost too much of the universe, then writes every table and
+    the load log in one transaction."""
+    started_at = datetime.now(timezone.utc)
+    source = market_data.build()
+    fetched = fetch(source)
+    check_failure_budget(len(requested), fetched.failures, max_failed_share)
+    for failure in fetched.failures:
         context.log.warning(f"{failure.ticker}: {failure.reason}")
     with warehouse.connect() as connection:
-        return storage.write_load(
+        report = storage.write_load(
             connection,
-            run_id=context.run_id,
-            asset_key=context.asset_key.to_user_string()
-            if len(context.selected_asset_keys) == 1
-            else ",".join(sorted(key.to_user_string() for key in context.selected_asset_keys)),
-            source=source,
+            run_id=context.run.run_id,
+            asset_key="+".join(sorted(key.to_user_string() for key in context.selected_asset_keys)),
+            source=source.name,
             partition_start=window[0],
             partition_end=window[1],
-            tables=tables,
-            failures=failures,
+            tables=fetched.tables,
+            failures=fetched.failures,
             tickers_requested=len(requested),
-            started_at=datetime.now(timezone.utc),
+            started_at=started_at,
         )
+    return report, fetched
 
 
 @dg.asset(
@@ -78,7 +93,7 @@ def _write(
     group_name=GROUP,
     kinds=KINDS,
     pool=WAREHOUSE_POOL,
-    metadata={"dagster/column_schema": column_schema("securities")},
+    metadata=_table_metadata("securities"),
 )
 def securities(
     context: dg.AssetExecutionContext, universe: UniverseResource, warehouse: WarehouseResource
@@ -89,7 +104,7 @@ def securities(
     with warehouse.connect() as connection:
         connection.begin()
         stats = storage.replace_reference_rows(
-            connection, "securities", frame, run_id=context.run_id, source="universe"
+            connection, "securities", frame, run_id=context.run.run_id, source="universe"
         )
         connection.commit()
     return dg.MaterializeResult(
@@ -108,7 +123,7 @@ def securities(
     group_name=GROUP,
     kinds=KINDS,
     pool=WAREHOUSE_POOL,
-    metadata={"dagster/column_schema": column_schema("exchange_sessions")},
+    metadata=_table_metadata("exchange_sessions"),
 )
 def exchange_sessions(
     context: dg.AssetExecutionContext, universe: UniverseResource, warehouse: WarehouseResource
@@ -122,7 +137,7 @@ def exchange_sessions(
     with warehouse.connect() as connection:
         connection.begin()
         storage.replace_reference_rows(
-            connection, "exchange_sessions", frame, run_id=context.run_id, source="exchange_calendars"
+            connection, "exchange_sessions", frame, run_id=context.run.run_id, source="exchange_calendars"
         )
         connection.commit()
     return dg.MaterializeResult(
@@ -160,29 +175,28 @@ def daily_prices(
     market_data: MarketDataResource,
     warehouse: WarehouseResource,
 ):
-    first_day, last_day = partition_dates(context)
-    priced = universe.load().priced_securities()
-    requested = securities_trading_between(priced, first_day, last_day)
-    source = market_data.build()
-    batch = source.fetch_prices(requested, first_day, last_day)
-    report = _write(
+    """Prices and corporate actions of every equity, ETF and index trading in the run's window."""
+    window = partition_dates(context)
+    requested = securities_trading_between(universe.load().priced_securities(), *window)
+
+    def fetch(source: MarketDataSource) -> Fetched:
+        batch = source.fetch_prices(requested, *window)
+        return Fetched({"daily_prices": batch.prices, "corporate_actions": batch.actions}, batch.failures)
+
+    report, fetched = _ingest(
         context,
         warehouse,
-        source=source.name,
-        window=(first_day, last_day),
-        tables={"daily_prices": batch.prices, "corporate_actions": batch.actions},
+        market_data,
+        window=window,
         requested=requested,
-        failures=batch.failures,
+        fetch=fetch,
         max_failed_share=market_data.max_failed_share,
     )
-    yield dg.MaterializeResult(
-        asset_key=["raw", "daily_prices"],
-        metadata=load_metadata(report, "daily_prices", batch.prices, date_column="trade_date"),
-    )
-    yield dg.MaterializeResult(
-        asset_key=["raw", "corporate_actions"],
-        metadata=load_metadata(report, "corporate_actions", batch.actions, date_column="action_date"),
-    )
+    for table, date_column in (("daily_prices", "trade_date"), ("corporate_actions", "action_date")):
+        yield dg.MaterializeResult(
+            asset_key=["raw", table],
+            metadata=load_metadata(report, table, fetched.tables[table], date_column=date_column),
+        )
 
 
 @dg.asset(
@@ -193,7 +207,7 @@ def daily_prices(
     partitions_def=trading_day_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
-    metadata={"dagster/column_schema": column_schema("fx_rates")},
+    metadata=_table_metadata("fx_rates"),
 )
 def fx_rates(
     context: dg.AssetExecutionContext,
@@ -203,22 +217,24 @@ def fx_rates(
 ) -> dg.MaterializeResult:
     """Daily FX quotes for every non-USD currency of the universe (e.g. JPY=X yen per dollar,
     EURUSD=X dollars per euro), used to put every market value in USD."""
-    first_day, last_day = partition_dates(context)
-    requested = securities_trading_between(universe.load().fx_pairs(), first_day, last_day)
-    source = market_data.build()
-    result = source.fetch_fx(requested, first_day, last_day)
-    report = _write(
+    window = partition_dates(context)
+    requested = securities_trading_between(universe.load().fx_pairs(), *window)
+
+    def fetch(source: MarketDataSource) -> Fetched:
+        result = source.fetch_fx(requested, *window)
+        return Fetched({"fx_rates": result.frame}, result.failures)
+
+    report, fetched = _ingest(
         context,
         warehouse,
-        source=source.name,
-        window=(first_day, last_day),
-        tables={"fx_rates": result.frame},
+        market_data,
+        window=window,
         requested=requested,
-        failures=result.failures,
+        fetch=fetch,
         max_failed_share=market_data.max_failed_share,
     )
     return dg.MaterializeResult(
-        metadata=load_metadata(report, "fx_rates", result.frame, date_column="rate_date")
+        metadata=load_metadata(report, "fx_rates", fetched.tables["fx_rates"], date_column="rate_date")
     )
 
 
@@ -238,7 +254,7 @@ def _company_facts_asset(
         kinds=KINDS,
         pool=WAREHOUSE_POOL,
         description=description,
-        metadata={"dagster/column_schema": column_schema(table), "dagster/table_name": f"raw.{table}"},
+        metadata=_table_metadata(table),
     )
     def _asset(
         context: dg.AssetExecutionContext,
@@ -248,20 +264,22 @@ def _company_facts_asset(
     ) -> dg.MaterializeResult:
         requested = universe.load().equities()
         today = date.today()
-        source = market_data.build()
-        result = fetch(source, requested, today)
-        report = _write(
+
+        def fetch_table(source: MarketDataSource) -> Fetched:
+            result = fetch(source, list(requested), today)
+            return Fetched({table: result.frame}, result.failures)
+
+        report, fetched = _ingest(
             context,
             warehouse,
-            source=source.name,
+            market_data,
             window=(today, today),
-            tables={table: result.frame},
             requested=requested,
-            failures=result.failures,
+            fetch=fetch_table,
             max_failed_share=1.0,
         )
         return dg.MaterializeResult(
-            metadata=load_metadata(report, table, result.frame, date_column=date_column)
+            metadata=load_metadata(report, table, fetched.tables[table], date_column=date_column)
         )
 
     return _asset
@@ -287,4 +305,15 @@ quarterly_financials = _company_facts_asset(
     "Key quarterly statement lines (revenue, net income, diluted EPS) where the source has them.",
     lambda source, requested, today: source.fetch_quarterly_financials(requested),
     "period_end",
+)
+
+
+load_log = _raw_spec(
+    "load_log",
+    "One row per ingestion step and window: source, tickers requested, loaded and failed, rows "
+    "inserted, changed (the source's late corrections) and unchanged. Written in the same "
+    "transaction as the data it describes.",
+)
+load_failures = _raw_spec(
+    "load_failures", "Tickers the source could not deliver in a load, with the reason."
 )

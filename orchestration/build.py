@@ -108,10 +108,11 @@ class _ProgressHandler(logging.Handler):
         if event is None or not event.step_key:
             return
         kind, step = event.event_type_value, event.step_key
-        if kind == "STEP_START":
+        if kind in ("STEP_START", "STEP_RESTARTED"):
             self._started[step] = time.monotonic()
         started = self._started.get(step)
-        elapsed = time.monotonic() - started if started is not None and kind != "STEP_START" else None
+        elapsed = (time.monotonic() - started
+                   if started is not None and kind not in ("STEP_START", "STEP_RESTARTED") else None)
         error = getattr(getattr(event, "event_specific_data", None), "error", None)
         while getattr(error, "cause", None) is not None:  # the user's exception, not Dagster's wrapper
             error = error.cause
@@ -125,6 +126,7 @@ _PROGRESS_WORDS = {
     "STEP_SUCCESS": "done",
     "STEP_FAILURE": "FAILED",
     "STEP_UP_FOR_RETRY": "retry",
+    "STEP_RESTARTED": "restart",
     "STEP_SKIPPED": "skipped",
 }
 

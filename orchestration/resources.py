@@ -77,6 +77,18 @@ class MarketDataResource(dg.ConfigurableResource):
         default=0.2,
         description="Fail the load when more than this share of the requested tickers fails.",
     )
+    step_retries: int = Field(
+        default=3,
+        description="Times an ingestion step is retried after the source stays unavailable or the "
+        "warehouse stays locked (never after bad data: retrying cannot fix it).",
+    )
+    step_retry_base_seconds: float = Field(
+        default=60.0, description="Wait before the first step retry; doubles each time, with jitter."
+    )
+
+    def step_retry_delay(self, retry_number: int, jitter: float) -> float:
+        """Exponential backoff with +/-50% jitter, so a crowd of retries does not hit Yahoo at once."""
+        return self.step_retry_base_seconds * (2**retry_number) * (0.5 + jitter)
 
     def build(self) -> MarketDataSource:
         if self.source == "snapshot":

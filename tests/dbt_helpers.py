@@ -1,9 +1,8 @@
-"""Scratch warehouse for the dbt tests: the `raw` schema of docs/ARCHITECTURE.md, loaded from the
-bundled snapshot with bulk SQL, plus a `run_dbt` wrapper.
+"""Scratch warehouse for the dbt tests: the `raw` schema of docs/ARCHITECTURE.md (DDL from
+warehouse.storage), loaded from the bundled snapshot with bulk SQL, plus a `run_dbt` wrapper.
 
-This stands in for the ingestion pipeline (warehouse/storage.py) until it exists, so it stays
-deliberately small and follows the raw-layer contract column for column: the dbt project must not
-be able to tell the two apart.
+This stands in for the ingestion assets, so it stays small and loads what the snapshot source
+delivers, row for row: the dbt project must not be able to tell the two apart.
 """
 
 from __future__ import annotations
@@ -16,8 +15,10 @@ import subprocess
 from pathlib import Path
 
 import duckdb
-import exchange_calendars
 import pandas as pd
+
+from warehouse.calendars import CORE_EXCHANGES, sessions_frame
+from warehouse.storage import ensure_schema
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_DIR = REPO_ROOT / "dbt_project"
@@ -25,66 +26,13 @@ DBT_EXECUTABLE = REPO_ROOT / ".venv" / "bin" / "dbt"
 SNAPSHOT_DIR = REPO_ROOT / "warehouse" / "snapshot"
 UNIVERSE_PATH = REPO_ROOT / "warehouse" / "universe.csv"
 
-CALENDAR_EXCHANGES = ("XNYS", "XNAS", "XTKS", "XETR")
 # raw.exchange_sessions runs past the last price so that day 0 of a recent event still resolves.
 SESSIONS_AFTER_LAST_PRICE = dt.timedelta(days=30)
 
-_LINEAGE = "source VARCHAR, run_id VARCHAR, loaded_at TIMESTAMP"
-
-RAW_DDL = f"""
-CREATE SCHEMA IF NOT EXISTS raw;
-CREATE TABLE raw.securities (
-    ticker VARCHAR PRIMARY KEY, name VARCHAR, role VARCHAR, exchange VARCHAR, currency VARCHAR,
-    benchmark VARCHAR, {_LINEAGE});
-CREATE TABLE raw.daily_prices (
-    ticker VARCHAR, trade_date DATE, open DOUBLE, high DOUBLE, low DOUBLE, close DOUBLE,
-    adj_close DOUBLE, volume BIGINT, {_LINEAGE}, PRIMARY KEY (ticker, trade_date));
-CREATE TABLE raw.fx_rates (
-    ticker VARCHAR, rate_date DATE, base_currency VARCHAR, quote_currency VARCHAR, open DOUBLE,
-    high DOUBLE, low DOUBLE, close DOUBLE, {_LINEAGE}, PRIMARY KEY (ticker, rate_date));
-CREATE TABLE raw.corporate_actions (
-    ticker VARCHAR, action_date DATE, action_type VARCHAR, value DOUBLE, {_LINEAGE},
-    PRIMARY KEY (ticker, action_date, action_type));
-CREATE TABLE raw.shares_outstanding (
-    ticker VARCHAR, as_of_date DATE, shares_outstanding DOUBLE, note VARCHAR, {_LINEAGE},
-    PRIMARY KEY (ticker, as_of_date));
-CREATE TABLE raw.fundamentals (
-    ticker VARCHAR, as_of_date DATE, name VARCHAR, sector VARCHAR, industry VARCHAR,
-    currency VARCHAR, exchange VARCHAR, shares_outstanding DOUBLE, market_cap DOUBLE,
-    trailing_pe DOUBLE, forward_pe DOUBLE, price_to_book DOUBLE, dividend_yield DOUBLE,
-    beta DOUBLE, {_LINEAGE}, PRIMARY KEY (ticker, as_of_date));
-CREATE TABLE raw.quarterly_financials (
-    ticker VARCHAR, period_end DATE, revenue DOUBLE, net_income DOUBLE, diluted_eps DOUBLE,
-    {_LINEAGE}, PRIMARY KEY (ticker, period_end));
-CREATE TABLE raw.exchange_sessions (
-    exchange VARCHAR, session_date DATE, {_LINEAGE}, PRIMARY KEY (exchange, session_date));
-CREATE TABLE raw.load_log (
-    run_id VARCHAR, asset_key VARCHAR, partition_start DATE, source VARCHAR,
-    partition_end DATE, started_at TIMESTAMP, finished_at TIMESTAMP,
-    tickers_requested INTEGER, tickers_loaded INTEGER, tickers_failed INTEGER, failures JSON,
-    rows_written BIGINT, rows_inserted BIGINT, rows_changed BIGINT, rows_unchanged BIGINT,
-    PRIMARY KEY (run_id, asset_key, partition_start));
-CREATE TABLE raw.load_failures (
-    run_id VARCHAR, asset_key VARCHAR, ticker VARCHAR, reason VARCHAR, logged_at TIMESTAMP,
-    PRIMARY KEY (run_id, asset_key, ticker));
-"""
-
 
 def create_raw_tables(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(RAW_DDL)
-
-
-def exchange_sessions(start: dt.date, end: dt.date) -> pd.DataFrame:
-    """Every session of the universe's exchanges between start and end; `FX` trades every weekday."""
-    frames = [
-        pd.DataFrame({
-            "exchange": code,
-            "session_date": exchange_calendars.get_calendar(code).sessions_in_range(start, end).date,
-        })
-        for code in CALENDAR_EXCHANGES
-    ]
-    frames.append(pd.DataFrame({"exchange": "FX", "session_date": pd.bdate_range(start, end).date}))
-    return pd.concat(frames, ignore_index=True)
+    """The raw schema exactly as the ingestion pipeline creates it (one DDL for both)."""
+    ensure_schema(con)
 
 
 def load_snapshot_into_raw(
@@ -137,21 +85,22 @@ def load_snapshot_into_raw(
             "CAST(value AS DOUBLE), $source, $run_id, $loaded_at FROM read_csv($path, header = true)",
             {**lineage, "path": str(snapshot / "actions.csv")},
         )
-        # The snapshot gives TSM twice for 2024-12-31 (common shares and ADR-equivalent); the raw key
-        # allows one, and the USD price is per ADR, so the ADR-equivalent row is the one to keep.
         # One row of shares_outstanding.csv has an unquoted comma inside split_basis_note, so the
-        # DuckDB sniffer rejects the file; the columns needed here all come before that field.
+        # DuckDB sniffer rejects the file: read it with csv, taking `source` from the last field.
+        # Like the snapshot source, keep reported counts only: TSM's ADR-equivalent row is marked
+        # "(derived)", and dbt converts the reported common shares to ADRs itself.
         with open(snapshot / "shares_outstanding.csv", newline="") as handle:
-            header, *records = csv.reader(handle)
-        share_counts = pd.DataFrame([record[:4] for record in records], columns=header[:4])
+            _, *records = csv.reader(handle)
+        share_counts = pd.DataFrame(
+            [record[:4] for record in records if not record[-1].strip().endswith("(derived)")],
+            columns=["ticker", "as_of", "shares_outstanding", "share_class_note"],
+        )
         con.register("share_counts", share_counts)
         con.execute(
             """INSERT INTO raw.shares_outstanding
                SELECT ticker, CAST(as_of AS DATE), CAST(shares_outstanding AS DOUBLE),
                       share_class_note, $source, $run_id, $loaded_at
-               FROM share_counts
-               QUALIFY row_number() OVER (PARTITION BY ticker, as_of
-                                          ORDER BY share_class_note ILIKE '%ADR-equivalent%' DESC) = 1""",
+               FROM share_counts""",
             lineage,
         )
         con.execute(
@@ -164,11 +113,11 @@ def load_snapshot_into_raw(
             {**lineage, "path": str(snapshot / "fundamentals.csv")},
         )
         [(first_date, last_date)] = con.execute("SELECT min(date), max(date) FROM prices").fetchall()
-        sessions = exchange_sessions(first_date, last_date + SESSIONS_AFTER_LAST_PRICE)
-        con.register("sessions_frame", sessions)
+        con.register("calendar_sessions",
+                     sessions_frame(CORE_EXCHANGES, first_date, last_date + SESSIONS_AFTER_LAST_PRICE))
         con.execute(
-            "INSERT INTO raw.exchange_sessions SELECT exchange, session_date, $source, $run_id, "
-            "$loaded_at FROM sessions_frame",
+            "INSERT INTO raw.exchange_sessions SELECT exchange, CAST(session_date AS DATE), $source, "
+            "$run_id, $loaded_at FROM calendar_sessions",
             {**lineage, "source": "exchange_calendars"},
         )
         # one log row for the whole load, so source freshness on raw.load_log sees a recent run

@@ -76,10 +76,23 @@ left join price_history using (ticker)
 {%- set windows = event_windows() -%}
 {%- set first_day = [var('event_estimation_first_day')] + windows | map(attribute='first_day') | list -%}
 {%- set last_day = windows | map(attribute='last_day') | list -%}
+-- one probe per relative day turns the window into an equality join on (ticker, session): its cost
+-- grows with events x securities x window length, not with the length of each price history.
+-- (The probes are unnested in the select list: DuckDB 2.0 raised an internal "dict-surviving
+-- cache" error when a filtered relation was cross-joined with range() and then joined on ticker.)
+with probes as (
+    select
+        event_id,
+        ticker,
+        day0_session_number,
+        unnest(range({{ first_day | min }}, {{ (last_day | max) + 1 }})) as relative_day
+    from {{ event_securities }}
+)
+
 select
-    event_securities.event_id,
-    event_securities.ticker,
-    offsets.relative_day,
+    probes.event_id,
+    probes.ticker,
+    probes.relative_day,
     returns.trade_date,
     returns.close_price,
     returns.simple_return as security_return,
@@ -88,17 +101,14 @@ select
     returns.spans_missing_session,
     returns.previous_market_value_usd,
     returns.market_value_change_usd,
-    offsets.relative_day between {{ var('event_estimation_first_day') }} and {{ var('event_estimation_last_day') }}
+    probes.relative_day between {{ var('event_estimation_first_day') }} and {{ var('event_estimation_last_day') }}
         and returns.simple_return is not null
         and returns.benchmark_return is not null
         and not returns.spans_missing_session as in_estimation_sample
-from {{ event_securities }} as event_securities
--- one probe per relative day turns the window into an equality join on (ticker, session): its cost
--- grows with events x securities x window length, not with the length of each price history
-cross join range({{ first_day | min }}, {{ (last_day | max) + 1 }}) as offsets (relative_day)
+from probes
 inner join {{ daily_returns }} as returns
-    on returns.ticker = event_securities.ticker
-    and returns.exchange_session_number = event_securities.day0_session_number + offsets.relative_day
+    on returns.ticker = probes.ticker
+    and returns.exchange_session_number = probes.day0_session_number + probes.relative_day
     and returns.is_exchange_session
 {% endmacro %}
 

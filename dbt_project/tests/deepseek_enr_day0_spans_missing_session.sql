@@ -1,3 +1,4 @@
+{{ config(tags=['story']) }}
 -- The source has no ENR.DE row for Friday 2025-01-24, so its day-0 return covers two Xetra sessions
 -- and must say so.
 select ticker, day0_sessions_spanned, day0_spans_missing_session

@@ -1,3 +1,4 @@
+{{ config(tags=['story']) }}
 -- NVIDIA fell 16.97% on 2025-01-27 (142.62 -> 118.42), the headline move of the DeepSeek sell-off.
 select 'NVDA day-0 row missing' as failure
 where not exists (

@@ -1,3 +1,4 @@
+{{ config(tags=['story']) }}
 -- The sell-off hit AI chip makers hardest: semiconductors must be the sector x industry group with
 -- the largest USD loss, inside the sector (Technology) with the largest loss.
 with ranked as (

@@ -1,3 +1,4 @@
+{{ config(tags=['story']) }}
 -- Tokyo reacted on Monday 2025-01-27 in its own session: day 0 follows the security's exchange.
 select ticker, day0_date, day0_trade_date, day0_return
 from {{ ref('fct_event_impact') }}

@@ -1,3 +1,4 @@
+{{ config(tags=['story']) }}
 -- US names trade every NYSE/Nasdaq session in the snapshot, so their estimation sample is exactly the
 -- 250 sessions of relative days [-260, -11].
 select ticker, estimation_obs

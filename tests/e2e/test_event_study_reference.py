@@ -12,9 +12,7 @@ import csv
 import datetime as dt
 import itertools
 import math
-import sys
 from functools import cache
-from pathlib import Path
 
 import duckdb
 import exchange_calendars
@@ -22,10 +20,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-# tests/ is not an installed package; make tests.dbt_helpers importable without a conftest.py
-sys.path.insert(0, str(REPO_ROOT))
-from tests.dbt_helpers import SNAPSHOT_DIR, UNIVERSE_PATH, load_snapshot_into_raw, run_dbt  # noqa: E402
+from tests.dbt_helpers import (
+    DBT_PROJECT_DIR,
+    SNAPSHOT_DIR,
+    UNIVERSE_PATH,
+    load_snapshot_into_raw,
+    run_dbt,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +39,7 @@ EVENT_DATES = {
     "yen_carry_unwind": dt.date(2024, 8, 5),
     "liberation_day_tariffs": dt.date(2025, 4, 3),
 }
-SECTOR_MAP_PATH = REPO_ROOT / "dbt_project" / "seeds" / "sector_map.csv"
+SECTOR_MAP_PATH = DBT_PROJECT_DIR / "seeds" / "sector_map.csv"
 
 
 # --------------------------------------------------------------------------------------------

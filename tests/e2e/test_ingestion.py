@@ -27,6 +27,7 @@ ALL_INGEST_ASSETS = [
 
 
 def _resources(path: Path, **market_data: object) -> dict[str, object]:
+    market_data = {"step_retries": 0, **market_data}
     return {
         "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=1),
         "universe": UniverseResource(path=str(settings.DEFAULT_UNIVERSE_PATH)),
@@ -274,3 +275,40 @@ def test_a_locked_warehouse_fails_clearly(tmp_path: Path) -> None:
     assert not result.success
     message = _failure_messages(result)
     assert str(path) in message and str(holder.pid) in message
+
+
+def test_only_errors_a_retry_can_fix_are_retried(tmp_path: Path, monkeypatch) -> None:
+    """An unavailable source is retried with backoff; a frame the warehouse rejects is not."""
+    path = tmp_path / "warehouse.duckdb"
+    calls: list[str] = []
+
+    def flaky_source(self: MarketDataResource):
+        class Flaky:
+            name = "flaky"
+
+            def fetch_fx(self, pairs, start, end):
+                calls.append("fx")
+                raise SourceError("Yahoo answered 429 Too Many Requests after 5 retries")
+
+            def fetch_prices(self, securities, start, end):
+                calls.append("prices")
+                return PriceBatch(pd.DataFrame({"nonsense": [1]}), pd.DataFrame(), [])
+
+        return Flaky()
+
+    monkeypatch.setattr(MarketDataResource, "build", flaky_source)
+    result = _materialize(
+        PRICE_ASSETS, path, "2025-01-27", "2025-01-27", step_retries=2, step_retry_base_seconds=0
+    )
+    assert not result.success
+    assert calls.count("fx") == 3, "two retries after the first attempt"
+    assert calls.count("prices") == 1, "bad data is not retried"
+    assert "nonsense" in _failure_messages(result)
+
+
+def test_step_retry_backoff_grows_exponentially() -> None:
+    market_data = MarketDataResource(step_retry_base_seconds=60)
+    delays = [market_data.step_retry_delay(attempt, jitter=0.5) for attempt in range(3)]
+    assert delays == [60, 120, 240]
+    assert market_data.step_retry_delay(0, jitter=0.0) == 30
+    assert market_data.step_retry_delay(0, jitter=1.0) == 90

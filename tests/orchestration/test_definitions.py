@@ -92,8 +92,6 @@ def test_nightly_job_runs_the_whole_chain_in_one_process(definitions: dg.Definit
     selected = {key.path[-1] for key in job.asset_layer.selected_asset_keys}
     assert {"daily_prices", "fx_rates", "fct_event_impact", "agg_sector_daily"} <= selected
     assert job.asset_layer.asset_graph.asset_check_keys, "the checks run in the nightly job"
-    retry = job.op_retry_policy
-    assert retry is not None and retry.max_retries >= 1 and retry.backoff == dg.Backoff.EXPONENTIAL
 
 
 def test_every_writing_step_is_in_the_single_writer_pool(definitions: dg.Definitions) -> None:

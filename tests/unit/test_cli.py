@@ -347,3 +347,26 @@ def test_a_run_reports_each_step_as_it_goes() -> None:
         ["start", "first"], ["done", "first"], ["start", "second"], ["FAILED", "second"]
     ]
     assert lines[-1].endswith("ValueError: no data for 2024-01-02")
+
+
+def test_a_retried_step_reports_the_retry_and_the_restart() -> None:
+    import dagster as dg
+
+    from orchestration.build import with_progress
+
+    attempts: list[int] = []
+
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def flaky() -> None:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise ConnectionError("timed out")
+
+    job = dg.Definitions(
+        assets=[flaky], jobs=[dg.define_asset_job("job", executor_def=dg.in_process_executor)]
+    ).resolve_job_def("job")
+    lines: list[str] = []
+    job, run_config = with_progress(job, lines.append)
+    assert job.execute_in_process(run_config=run_config).success
+    assert [line.split()[0] for line in lines] == ["start", "retry", "restart", "done"]
+    assert "ConnectionError: timed out" in lines[1]

@@ -2,21 +2,17 @@
 
 Three equities over three sessions: AAA (USD) and CCC (EUR, on Xetra) form Technology, BBB (USD) is
 Energy. Mixing currencies inside Technology makes the cap weights depend on the USD conversion:
-with local-currency weights the Technology return on day 2 would have the opposite sign.
+weighted in local currency, Technology's day-2 return would be exactly 0 instead of -0.3125%.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import duckdb
 import pytest
 
-# tests/ is not an installed package; make tests.dbt_helpers importable without a conftest.py
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-from tests.dbt_helpers import create_raw_tables, run_dbt  # noqa: E402
+from tests.dbt_helpers import create_raw_tables, run_dbt
 
 DAY1, DAY2, DAY3 = dt.date(2025, 1, 6), dt.date(2025, 1, 7), dt.date(2025, 1, 8)
 LOADED_AT = dt.datetime(2025, 1, 9, 6, 0)
@@ -60,8 +56,8 @@ def build_fixture_warehouse(db_path) -> None:
             "INSERT INTO raw.fx_rates VALUES ('EURUSD=X', ?, 'EUR', 'USD', ?, ?, ?, ?, ?, ?, ?)",
             [(day, rate, rate, rate, rate) + lineage for day, rate in zip(days, USD_PER_EUR)],
         )
-        # AAA and BBB get sector and share count from a fundamentals snapshot, CCC from a filing
-        # (and its sector from the same snapshot table) so both share-count paths are exercised.
+        # AAA and BBB take sector and share count from a fundamentals snapshot; CCC's snapshot has a
+        # sector but no count, which comes from a filing: both share-count paths are exercised.
         con.executemany(
             "INSERT INTO raw.fundamentals (ticker, as_of_date, name, sector, industry, currency, "
             "exchange, shares_outstanding, source, run_id, loaded_at) "
@@ -140,8 +136,9 @@ def test_single_security_sector(warehouse):
     assert day3["total_market_value_usd"] == pytest.approx(55 * 4_000)
 
 
-def test_incremental_run_recomputes_only_the_requested_days(warehouse):
-    """A late correction to both day 2 and day 3: a run for [day 3, day 3] picks up day 3 only."""
+def test_incremental_runs_recompute_only_their_window(warehouse):
+    """A late correction to both day 2 and day 3: a run for [day 3, day 3] picks up day 3 only; a
+    run without a window (nightly default) recomputes the last few days, day 2 included."""
     db_path, workdir = warehouse
     before = sector_daily(db_path)
     con = duckdb.connect(str(db_path))
@@ -158,3 +155,7 @@ def test_incremental_run_recomputes_only_the_requested_days(warehouse):
     # day 3 now sees the corrected day-2 close as its base: AAA 99/120 - 1 on a 120,000 USD weight
     assert after[(DAY3, "Technology")]["cap_weighted_return"] == pytest.approx(
         ((99 / 120 - 1) * 120_000 + 0.05 * 199_500) / (120_000 + 199_500), abs=1e-12)
+
+    run_dbt(db_path, *BUILD_SECTOR_DAILY, target_dir=workdir / "dbt")
+    assert sector_daily(db_path)[(DAY2, "Technology")]["cap_weighted_return"] == pytest.approx(
+        ((120 / 100 - 1) * 100_000 - 0.05 * 220_000) / 320_000, abs=1e-12)

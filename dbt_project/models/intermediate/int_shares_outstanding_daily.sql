@@ -1,6 +1,7 @@
--- Shares outstanding of each security on each of its trading days, on the CURRENT split basis:
--- prices (yfinance closes) are back-adjusted for every split, filings report the count on the share
--- basis of their own date, so a count dated before a split is multiplied by that split's ratio.
+-- Shares outstanding of each security on each of its trading days, in listed units (ADRs) and on the
+-- CURRENT split basis: prices (yfinance closes) are back-adjusted for every split, filings report the
+-- count on the share basis of their own date, so a count dated before a split is multiplied by that
+-- split's ratio.
 with splits as (
     select ticker, action_date, action_value as split_ratio
     from {{ ref('stg_corporate_actions') }}
@@ -14,9 +15,15 @@ latest_fundamentals_shares as (
     qualify row_number() over (partition by ticker order by as_of_date desc) = 1
 ),
 
+-- filings count ordinary shares; an ADR's price is per depositary share (TSM: 5 common each)
 reported_counts as (
-    select ticker, as_of_date, shares_outstanding_reported as shares_reported, 'share_history' as shares_basis
-    from {{ ref('stg_shares_outstanding') }}
+    select
+        filed.ticker,
+        filed.as_of_date,
+        filed.shares_outstanding_reported / coalesce(ratios.reported_shares_per_listed_share, 1) as shares_reported,
+        'share_history' as shares_basis
+    from {{ ref('stg_shares_outstanding') }} as filed
+    left join {{ ref('listing_share_ratios') }} as ratios using (ticker)
     union all
     select ticker, as_of_date, shares_outstanding, 'fundamentals'
     from latest_fundamentals_shares

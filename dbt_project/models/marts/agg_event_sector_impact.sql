@@ -26,8 +26,8 @@ group_measures as (
         sum(day0_usd_value_change) as total_day0_usd_value_change,
         sum(least(day0_usd_value_change, 0)) as total_day0_usd_value_lost,
         avg(case when day0_return < 0 then 1.0 when day0_return is not null then 0.0 end) as share_decliners,
-        arg_min(ticker, day0_usd_value_change) as largest_loser_ticker,
-        min(day0_usd_value_change) as largest_loser_day0_usd_value_change
+        arg_min(ticker, day0_usd_value_change) filter (where day0_usd_value_change < 0) as largest_loser_ticker,
+        min(day0_usd_value_change) filter (where day0_usd_value_change < 0) as largest_loser_day0_usd_value_change
         {%- for window in windows %}
         {%- set car = 'car_mm_' ~ window.name %}
         {%- set scar = 'tstat_car_mm_' ~ window.name %}
@@ -47,39 +47,21 @@ group_measures as (
     group by grouping sets ((event_id), (event_id, sector_group), (event_id, sector_group, industry_group))
 ),
 
--- Kolari-Pynnonen needs the average pairwise correlation of the firms' estimation-window residuals.
-estimation_residuals as (
-    select
-        days.event_id,
-        days.ticker,
-        days.trade_date,
-        equities.sector_group,
-        equities.industry_group,
-        days.security_return - equities.alpha_mm - equities.beta_mm * days.benchmark_return as residual
-    from {{ ref('int_event_security_days') }} as days
-    inner join equities using (event_id, ticker)
-    where days.in_estimation_sample
-      and equities.alpha_mm is not null
-),
-
--- pairs are matched on calendar date, the only clock Tokyo, Frankfurt and New York share
+-- Kolari-Pynnonen needs the average pairwise residual correlation within each group
 residual_pair_correlations as (
     select
-        first_firm.event_id,
+        pairs.event_id,
         case when first_firm.sector_group = second_firm.sector_group
              then first_firm.sector_group end as shared_sector,
         case when first_firm.sector_group = second_firm.sector_group
               and first_firm.industry_group = second_firm.industry_group
              then first_firm.industry_group end as shared_industry,
-        corr(first_firm.residual, second_firm.residual) as residual_correlation
-    from estimation_residuals as first_firm
-    inner join estimation_residuals as second_firm
-        on second_firm.event_id = first_firm.event_id
-        and second_firm.trade_date = first_firm.trade_date
-        and second_firm.ticker > first_firm.ticker
-    group by first_firm.event_id, first_firm.ticker, second_firm.ticker,
-             first_firm.sector_group, second_firm.sector_group,
-             first_firm.industry_group, second_firm.industry_group
+        pairs.residual_correlation
+    from {{ ref('int_event_residual_correlations') }} as pairs
+    inner join equities as first_firm
+        on first_firm.event_id = pairs.event_id and first_firm.ticker = pairs.first_ticker
+    inner join equities as second_firm
+        on second_firm.event_id = pairs.event_id and second_firm.ticker = pairs.second_ticker
 ),
 
 -- a pair belongs to a sector (industry) group only when both firms are in it

@@ -1,6 +1,7 @@
 select
     cast(run_id as varchar) as run_id,
     cast(asset_key as varchar) as asset_key,
+    cast(partition_start as date) as partition_start_date,
     cast(ticker as varchar) as ticker,
     cast(reason as varchar) as reason,
     cast(logged_at as timestamp) as logged_at

@@ -4,6 +4,7 @@ Every write is one transaction per run (all partitions of a backfill, or the nig
 window), so a failure part-way leaves the warehouse as it was."""
 
 
+import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -18,12 +19,15 @@ from warehouse import storage
 from warehouse.calendars import sessions_frame
 from warehouse.loading import securities_trading_between
 from warehouse.sources import MarketDataSource, check_failure_budget
-from warehouse.sources.base import FetchResult, TickerFailure
+from warehouse.sources.base import FetchResult, SourceError, TickerFailure
 from warehouse.universe import Security, universe_frame
 
 GROUP = "ingest"
 KINDS = {"python", "duckdb"}
 WAREHOUSE_POOL = "warehouse"
+# Worth retrying the step for: the source stayed unavailable through its own retries, or another
+# process held the warehouse. Bad data and bad configuration fail at once.
+TRANSIENT_ERRORS = (SourceError, storage.WarehouseLockedError)
 # Sessions listed ahead of today, so day 0 of an event announced after the close is known.
 SESSIONS_AHEAD = timedelta(days=30)
 
@@ -67,17 +71,37 @@ def _ingest(
     """Fetches, refuses a load that lost too much of the universe, then writes every table and
     the load log in one transaction."""
     started_at = datetime.now(timezone.utc)
-    source = market_data.build()
-    fetched = fetch(source)
-    check_failure_budget(len(requested), fetched.failures, max_failed_share)
-    for failure in fetched.failures:
-        context.log.warning(f"{failure.ticker}: {failure.reason}")
+    try:
+        source = market_data.build()
+        fetched = fetch(source)
+        check_failure_budget(len(requested), fetched.failures, max_failed_share)
+        for failure in fetched.failures:
+            context.log.warning(f"{failure.ticker}: {failure.reason}")
+        report = _write_load(context, warehouse, source.name, window, requested, fetched, started_at)
+    except TRANSIENT_ERRORS as error:
+        if context.retry_number >= market_data.step_retries:
+            raise
+        delay = market_data.step_retry_delay(context.retry_number, random.random())
+        context.log.warning(f"{error}; retrying the step in {delay:.0f} s")
+        raise dg.RetryRequested(max_retries=market_data.step_retries, seconds_to_wait=delay) from error
+    return report, fetched
+
+
+def _write_load(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    source_name: str,
+    window: tuple[date, date],
+    requested: Sequence[Security],
+    fetched: Fetched,
+    started_at: datetime,
+) -> storage.LoadReport:
     with warehouse.connect() as connection:
-        report = storage.write_load(
+        return storage.write_load(
             connection,
             run_id=context.run.run_id,
             asset_key="+".join(sorted(key.to_user_string() for key in context.selected_asset_keys)),
-            source=source.name,
+            source=source_name,
             partition_start=window[0],
             partition_end=window[1],
             tables=fetched.tables,
@@ -85,7 +109,6 @@ def _ingest(
             tickers_requested=len(requested),
             started_at=started_at,
         )
-    return report, fetched
 
 
 @dg.asset(

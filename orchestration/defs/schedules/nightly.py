@@ -22,10 +22,8 @@ nightly_refresh_job = dg.define_asset_job(
     partitions_def=trading_day_partitions,
     description="Ingest the trailing sessions, build and test the dbt models, run the checks.",
     # One process: DuckDB allows a single writer, and in-process steps start far faster.
+    # Ingestion steps retry themselves, with backoff, on errors a retry can fix (see ingest).
     executor_def=dg.in_process_executor,
-    op_retry_policy=dg.RetryPolicy(
-        max_retries=3, delay=60, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
-    ),
 )
 
 

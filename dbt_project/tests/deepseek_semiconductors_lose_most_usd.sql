@@ -15,4 +15,6 @@ with ranked as (
 select grouping_level, sector, industry
 from ranked
 where loss_rank = 1
+  -- only for a universe that holds the reference story's chip makers
+  and exists (select 1 from {{ ref('dim_security') }} where ticker = 'NVDA')
   and not (sector = 'Technology' and (grouping_level = 'sector' or industry = 'Semiconductors'))

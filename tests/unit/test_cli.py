@@ -13,7 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import cli, publish, settings
+from warehouse import cli, formatting, publish, settings
 
 
 @pytest.fixture
@@ -263,14 +263,14 @@ def test_status_notes_a_failed_run_after_the_last_publish() -> None:
 
 
 def test_format_table_aligns_numbers_right_and_text_left() -> None:
-    text = cli.format_table(["name", "n", "x"], [("a", 1, 1.5), ("long name", 100, None)])
+    text = formatting.format_table(["name", "n", "x"], [("a", 1, 1.5), ("long name", 100, None)])
     assert text == (
         "name         n     x\n"
         "---------  ---  ----\n"
         "a            1   1.5\n"
         "long name  100  NULL\n"
     )
-    assert cli.format_table(["only"], []) == "only\n----\n"
+    assert formatting.format_table(["only"], []) == "only\n----\n"
 
 
 @pytest.mark.parametrize(
@@ -284,21 +284,21 @@ def test_format_table_aligns_numbers_right_and_text_left() -> None:
     ],
 )
 def test_display_value(value: object, shown: str) -> None:
-    assert cli.display_value(value) == shown
+    assert formatting.display_value(value) == shown
 
 
 def test_format_csv_quotes_and_leaves_null_empty() -> None:
-    assert cli.format_csv(["a", "b", "c"], [("x,y", None, date(2024, 1, 2)), ('say "hi"', 1.25, [1])]) == (
+    assert formatting.format_csv(["a", "b", "c"], [("x,y", None, date(2024, 1, 2)), ('say "hi"', 1.25, [1])]) == (
         'a,b,c\n"x,y",,2024-01-02\n"say ""hi""",1.25,[1]\n'
     )
 
 
 def test_format_json_keeps_types_and_nulls_nan() -> None:
     rows = [(date(2024, 1, 2), Decimal("1.5"), float("nan"), 3, {"k": [datetime(2024, 1, 2, 9)]})]
-    assert json.loads(cli.format_json(["d", "dec", "nan", "i", "nested"], rows)) == [
+    assert json.loads(formatting.format_json(["d", "dec", "nan", "i", "nested"], rows)) == [
         {"d": "2024-01-02", "dec": 1.5, "nan": None, "i": 3, "nested": {"k": ["2024-01-02T09:00:00"]}}
     ]
-    assert json.loads(cli.format_json(["a"], [])) == []
+    assert json.loads(formatting.format_json(["a"], [])) == []
 
 
 def test_one_line_drops_the_caret_diagram() -> None:

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -65,22 +65,40 @@ def _command_build(args: argparse.Namespace) -> int:
         flush=True,
     )
     progress = None if args.quiet else _print_progress
-    result = run_refresh(first_day, last_day, progress=progress)
+    # dbt's own log lines go to a file: the terminal gets one progress line per step.
+    log_path = settings.warehouse_path().parent / "logs" / f"build-{datetime.now():%Y%m%d-%H%M%S}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log, redirect_stdout(log):
+        result = run_refresh(first_day, last_day, progress=progress)
+    print(f"Build log (dbt output): {log_path}")
     if not result.success:
         print(f"Build failed in: {', '.join(result.failed_steps) or 'unknown step'} "
               f"(run {result.run_id}); the published copy was not changed", file=sys.stderr)
         return 1
+    from warehouse.publish import read_manifest
     from warehouse.summary import print_build_summary
 
-    print_build_summary(settings.warehouse_path())
-    from warehouse.publish import read_manifest
-
     manifest = read_manifest(settings.published_path()) or {}
-    if manifest.get("run_id") == result.run_id:
-        print(f"Published the read-only copy every reader opens: {settings.published_path()}")
-    else:
+    if manifest.get("run_id") != result.run_id:
         print(f"The run did not publish: readers still see {settings.published_path()} as it was",
               file=sys.stderr)
+        return 1
+    print_build_summary(settings.published_path())
+    print(f"Published the read-only copy every reader opens: {settings.published_path()}")
+    return 0
+
+
+def _command_event(args: argparse.Namespace) -> int:
+    from warehouse.reports import UnknownEventError, event_impact, is_date, render_event
+
+    if is_date(args.event):
+        _date(args.event)
+    with published_connection(args) as connection:
+        try:
+            impact = event_impact(connection, args.event)
+        except UnknownEventError as error:
+            raise CliError(str(error)) from error
+    print(render_event(impact, top=args.top or None))
     return 0
 
 
@@ -504,8 +522,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     status.set_defaults(handler=_command_status)
 
-    # `event <event_id | YYYY-MM-DD>` (planned) reads the published copy like `sql`: add its parser
-    # here with parents=[reader] and open the data with `published_connection(args)`.
+    event = commands.add_parser(
+        "event", parents=[reader], help="an event's impact by security and by sector",
+        description="What an event did to every equity and sector: day-0 return, abnormal returns "
+                    "(market model CARs) and USD market value change. EVENT is an event_id of "
+                    "the events seed (e.g. deepseek_selloff) or any date, YYYY-MM-DD.",
+    )
+    event.add_argument("event", help="event_id (e.g. deepseek_selloff) or a date (YYYY-MM-DD)")
+    event.add_argument("--top", type=int, default=0, help="securities to show (default: all)")
+    event.set_defaults(handler=_command_event)
     return parser
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from warehouse.formatting import format_table
@@ -119,7 +120,12 @@ def _table(frame: pd.DataFrame, *, billions: tuple[str, ...]) -> str:
         if column in shown:
             shown[column] = (shown[column] / 1e9).round(1)
     rows: list[list[Any]] = [
-        [None if pd.isna(value) else value for value in row]
+        [None if pd.isna(value) else _python_value(value) for value in row]
         for row in shown.itertuples(index=False, name=None)
     ]
     return format_table([str(column) for column in shown.columns], rows)
+
+
+def _python_value(value: Any) -> Any:
+    """numpy scalars as the plain Python values the table formatter knows."""
+    return value.item() if isinstance(value, np.generic) else value

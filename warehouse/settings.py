@@ -14,6 +14,7 @@ SNAPSHOT_DIR_ENV = "MARKET_WAREHOUSE_SNAPSHOT_DIR"
 SOURCE_ENV = "MARKET_WAREHOUSE_SOURCE"
 UNIVERSE_PATH_ENV = "MARKET_WAREHOUSE_UNIVERSE"
 PUBLISHED_PATH_ENV = "MARKET_WAREHOUSE_PUBLISHED_DB"
+REPORTS_DIR_ENV = "MARKET_WAREHOUSE_REPORTS_DIR"
 
 DEFAULT_WAREHOUSE_PATH = PACKAGE_DIR / "market_warehouse.duckdb"
 DEFAULT_SNAPSHOT_DIR = PACKAGE_DIR / "snapshot"
@@ -41,6 +42,16 @@ def published_path(warehouse: str | os.PathLike[str] | None = None) -> Path:
         return _absolute(override)
     source = _absolute(warehouse) if warehouse is not None else warehouse_path()
     return source.parent / "published" / source.name
+
+
+def reports_dir(warehouse: str | os.PathLike[str] | None = None) -> Path:
+    """Where the event charts are written: the environment variable when set, else
+    ``<warehouse dir>/reports``, so a temporary warehouse keeps its charts next to it."""
+    override = os.environ.get(REPORTS_DIR_ENV)
+    if override:
+        return _absolute(override)
+    source = _absolute(warehouse) if warehouse is not None else warehouse_path()
+    return source.parent / "reports"
 
 
 def snapshot_dir() -> Path:

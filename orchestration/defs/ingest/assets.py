@@ -111,6 +111,24 @@ def _write_load(
         )
 
 
+def _write_reference(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    table: str,
+    frame: pd.DataFrame,
+    *,
+    source: str,
+) -> storage.WriteStats:
+    """Reference data is written whole, in one transaction (closing without commit rolls back)."""
+    with warehouse.connect() as connection:
+        connection.begin()
+        stats = storage.replace_reference_rows(
+            connection, table, frame, run_id=context.run.run_id, source=source
+        )
+        connection.commit()
+    return stats
+
+
 @dg.asset(
     key=["raw", "securities"],
     group_name=GROUP,
@@ -124,12 +142,7 @@ def securities(
     """The universe file (tickers, exchange, currency, role, benchmark), validated and written to
     `raw.securities`: the list every other asset loads."""
     frame = universe_frame(universe.load())
-    with warehouse.connect() as connection:
-        connection.begin()
-        stats = storage.replace_reference_rows(
-            connection, "securities", frame, run_id=context.run.run_id, source="universe"
-        )
-        connection.commit()
+    stats = _write_reference(context, warehouse, "securities", frame, source="universe")
     return dg.MaterializeResult(
         metadata={
             "securities": len(frame),
@@ -157,12 +170,7 @@ def exchange_sessions(
     start = date.fromisoformat(history_start())
     end = date.today() + SESSIONS_AHEAD
     frame = sessions_frame(exchanges, start, end)
-    with warehouse.connect() as connection:
-        connection.begin()
-        storage.replace_reference_rows(
-            connection, "exchange_sessions", frame, run_id=context.run.run_id, source="exchange_calendars"
-        )
-        connection.commit()
+    _write_reference(context, warehouse, "exchange_sessions", frame, source="exchange_calendars")
     return dg.MaterializeResult(
         metadata={
             "sessions": len(frame),

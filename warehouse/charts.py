@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import pandas as pd
@@ -30,19 +31,24 @@ from PIL import Image
 
 DPI = 130
 # The Dagster UI keeps metadata in its event log: a smaller, palette-reduced copy keeps every run's
-# record light (about 40 kB against 200 kB).
+# record light (about 30 kB against 200 kB).
 PREVIEW_DPI = 72
 PREVIEW_COLORS = 64
 FIGURE_WIDTH_IN = 12.0
 MIN_FIGURE_HEIGHT_IN = 7.0
 ROW_HEIGHT_IN = 0.28
 TOP_MARGIN_IN = 1.25
-BOTTOM_MARGIN_IN = 1.45
+# Below the panels: the x tick labels, then one line per footnote line.
+TICK_LABELS_IN = 0.5
+FOOTNOTE_LINE_IN = 0.165
+FOOTNOTE_WIDTH_CHARS = 170
 LEFT_MARGIN_IN = 0.95
-RIGHT_MARGIN_IN = 1.45
+# Title, subtitle and footnote start here, left of the ticker labels.
+TEXT_LEFT_IN = 0.22
+RIGHT_MARGIN_IN = 1.55
 # Right edges of the value columns beyond the return panel.
-ABNORMAL_COLUMN_IN = 0.62
-RAW_COLUMN_IN = 1.3
+ABNORMAL_COLUMN_IN = 0.74
+RAW_COLUMN_IN = 1.34
 PANEL_GAP_IN = 0.3
 # Beyond this many rows the labels would crowd; a synthetic universe of thousands stays legible.
 MAX_SECURITIES = 30
@@ -67,10 +73,7 @@ DEFINITIONS = (
     "FX). Abnormal return = day-0 return \u2212 (\u03b1 + \u03b2 \u00d7 benchmark return), market "
     "model fitted over sessions \u2212260 to \u221211 (n/a with fewer than 120 observations)."
 )
-SOURCE = (
-    "Source: Yahoo Finance prices, share counts and FX, via market-warehouse "
-    "marts.fct_event_impact and marts.agg_event_sector_impact."
-)
+MARTS = "market-warehouse marts.fct_event_impact and marts.agg_event_sector_impact"
 
 
 @dataclass(frozen=True)
@@ -87,11 +90,13 @@ class ChartData:
     # One row per security drawn, top to bottom: sector, ticker, usd_change_bn,
     # abnormal_return_pct, day0_return_pct, spans_missing_session.
     plotted: pd.DataFrame
-    # One row per sector band, top to bottom: sector, securities, usd_change_bn.
+    # One row per sector band, top to bottom: sector, usd_change_bn (the band's header).
     sectors: pd.DataFrame
     total_usd_change_bn: float | None
     biggest_loser: str | None
     equities: int
+    with_return: int
+    with_usd: int
     notes: tuple[str, ...]
 
 
@@ -117,14 +122,16 @@ def chart_file_name(event_id: str) -> str:
 def chart_data(
     securities: pd.DataFrame, sectors: pd.DataFrame, *, max_securities: int = MAX_SECURITIES
 ) -> ChartData:
-    """The rows to draw, ordered so the story reads from the top: sectors by USD change, and
-    companies within a sector by USD change (those without a share count after them, by return).
-    Sell-offs put the largest losses first, rallies the largest gains."""
+    """The rows to draw, from ``reports.event_impact``'s securities and sectors frames, ordered
+    so the story reads from the top: sectors by USD change, companies within a sector by USD
+    change (those without a share count after them, by return). Sell-offs put the largest
+    losses first, rallies the largest gains."""
     all_row = sectors[sectors["sector"] == ALL_EQUITIES]
     total = _billions(all_row["usd_value_change"].iloc[0]) if len(all_row) else None
     loser = all_row["largest_loser"].iloc[0] if len(all_row) else None
-    # Sort keys are multiplied by this sign, so one ascending sort serves sell-offs and rallies.
-    sign = -1.0 if total is not None and total > 0 else 1.0
+    sector_usd_bn = (
+        sectors[sectors["sector"] != ALL_EQUITIES].set_index("sector")["usd_value_change"] / 1e9
+    )
 
     frame = pd.DataFrame(
         {
@@ -137,92 +144,108 @@ def chart_data(
             "missing_reason": securities["missing_reason"],
         }
     )
-    without_return = frame[frame["day0_return_pct"].isna()]
-    charted = frame[frame["day0_return_pct"].notna()]
-    notes = _notes(charted, without_return)
-
-    if len(charted) > max_securities:
-        charted = charted.assign(
-            _no_usd=charted["usd_change_bn"].isna(),
-            _usd_size=-charted["usd_change_bn"].abs(),
-            _return_size=-charted["day0_return_pct"].abs(),
-        ).sort_values(["_no_usd", "_usd_size", "_return_size"]).head(max_securities)
-        notes.insert(0, f"Showing the {max_securities} largest moves of {len(frame)} "
-                        "(by USD change, then by return); sector totals count every security.")
-
-    sector_usd = (
-        sectors[sectors["sector"] != ALL_EQUITIES]
-        .assign(usd_change_bn=lambda s: s["usd_value_change"] / 1e9)
-        .set_index("sector")
-    )
-    ordered = charted.assign(
-        _sector_usd=charted["sector"].map(sector_usd["usd_change_bn"]) * sign,
-        _no_usd=charted["usd_change_bn"].isna(),
-        _usd=charted["usd_change_bn"] * sign,
-        _return=charted["day0_return_pct"] * sign,
-    )
-    # Sectors without any USD value go last, ordered by name so the picture is deterministic.
-    ordered = ordered.sort_values(
-        ["_sector_usd", "sector", "_no_usd", "_usd", "_return"], na_position="last"
-    )
-    plotted = ordered[
-        ["sector", "ticker", "usd_change_bn", "abnormal_return_pct", "day0_return_pct",
-         "spans_missing_session"]
-    ].reset_index(drop=True)
+    with_return = frame[frame["day0_return_pct"].notna()]
+    shown = _largest_moves(with_return, max_securities)
+    plotted = _story_order(shown, sector_usd_bn, rally=total is not None and total > 0)
     sector_order = list(dict.fromkeys(plotted["sector"]))
-    bands = pd.DataFrame(
-        {
-            "sector": sector_order,
-            "securities": [
-                int(sector_usd["securities"].get(name, (plotted["sector"] == name).sum()))
-                for name in sector_order
-            ],
-            "usd_change_bn": [
-                _billions(sector_usd["usd_value_change"].get(name)) for name in sector_order
-            ],
-        }
-    )
     return ChartData(
         plotted=plotted,
-        sectors=bands,
+        sectors=pd.DataFrame(
+            {
+                "sector": sector_order,
+                "usd_change_bn": [sector_usd_bn.get(name, math.nan) for name in sector_order],
+            },
+            columns=["sector", "usd_change_bn"],
+        ),
         total_usd_change_bn=total,
         biggest_loser=None if pd.isna(loser) else str(loser),
         equities=len(frame),
-        notes=tuple(notes),
+        with_return=len(with_return),
+        with_usd=int(with_return["usd_change_bn"].notna().sum()),
+        notes=tuple(_notes(plotted, frame)),
     )
 
 
-def _billions(value: object) -> float | None:
-    return None if value is None or pd.isna(value) else float(value) / 1e9  # type: ignore[arg-type]
+def _billions(value: Any) -> float | None:
+    return None if value is None or pd.isna(value) else float(value) / 1e9
 
 
-def _notes(charted: pd.DataFrame, without_return: pd.DataFrame) -> list[str]:
+def _largest_moves(securities: pd.DataFrame, limit: int) -> pd.DataFrame:
+    """At most ``limit`` securities: the largest USD changes, then the largest returns."""
+    if len(securities) <= limit:
+        return securities
+    ranked = securities.assign(
+        _no_usd=securities["usd_change_bn"].isna(),
+        _usd_size=-securities["usd_change_bn"].abs(),
+        _return_size=-securities["day0_return_pct"].abs(),
+    ).sort_values(["_no_usd", "_usd_size", "_return_size"])
+    return ranked.head(limit)
+
+
+def _story_order(
+    securities: pd.DataFrame, sector_usd_bn: pd.Series, *, rally: bool
+) -> pd.DataFrame:
+    # Keys are multiplied by this sign, so one ascending sort serves sell-offs and rallies.
+    sign = -1.0 if rally else 1.0
+    ordered = securities.assign(
+        _sector_usd=securities["sector"].map(sector_usd_bn) * sign,
+        _no_usd=securities["usd_change_bn"].isna(),
+        _usd=securities["usd_change_bn"] * sign,
+        _return=securities["day0_return_pct"] * sign,
+    )
+    # Sectors without any USD value go last, by name, so the picture is deterministic.
+    ordered = ordered.sort_values(
+        ["_sector_usd", "sector", "_no_usd", "_usd", "_return"], na_position="last"
+    )
+    return ordered[
+        ["sector", "ticker", "usd_change_bn", "abnormal_return_pct", "day0_return_pct",
+         "spans_missing_session"]
+    ].reset_index(drop=True)
+
+
+def _notes(plotted: pd.DataFrame, securities: pd.DataFrame) -> list[str]:
     notes = []
-    no_usd = charted.loc[charted["usd_change_bn"].isna(), "ticker"].tolist()
-    if no_usd:
+    with_return = int(securities["day0_return_pct"].notna().sum())
+    if len(plotted) < with_return:
         notes.append(
-            f"No share count, so no USD value (return panel only): {', '.join(sorted(no_usd))}."
+            f"Showing the {len(plotted)} largest moves of {with_return} (by USD change, then by "
+            "return); sector totals count every security."
         )
-    if charted["spans_missing_session"].any():
-        spanning = ", ".join(charted.loc[charted["spans_missing_session"], "ticker"])
+    no_usd = sorted(plotted.loc[plotted["usd_change_bn"].isna(), "ticker"])
+    if no_usd:
+        notes.append(f"No share count, so no USD value (return panel only): {_listed(no_usd)}.")
+    spanning = list(plotted.loc[plotted["spans_missing_session"], "ticker"])
+    if spanning:
         notes.append(
             f"{MISSING_SESSION_MARK} The day-0 return spans a session missing from the data: "
-            f"{spanning}."
+            f"{_listed(spanning)}."
         )
+    if len(plotted) and plotted["abnormal_return_pct"].isna().all():
+        notes.append(
+            "No security has a market-model abnormal return for this event (the model needs 120 "
+            "sessions of history before day \u221210): raw returns only."
+        )
+    without_return = securities[securities["day0_return_pct"].isna()]
     if len(without_return):
-        reasons = "; ".join(
+        reasons = [
             f"{row.ticker} ({row.missing_reason or 'no day-0 return'})"
             for row in without_return.itertuples()
-        )
-        notes.append(f"Not charted, no day-0 return: {reasons}.")
+        ]
+        notes.append(f"Not charted, no day-0 return: {_listed(reasons, separator='; ')}.")
     return notes
 
 
-def render_event_chart(event: Event, data: ChartData) -> EventChart:
-    """The chart as a full-size PNG for the reports folder and a small one for the Dagster UI."""
+def _listed(items: Sequence[str], *, separator: str = ", ", limit: int = 12) -> str:
+    shown = separator.join(items[:limit])
+    return shown if len(items) <= limit else f"{shown} and {len(items) - limit} more"
+
+
+def render_event_chart(event: Event, data: ChartData, *, data_source: str) -> EventChart:
+    """The chart as a full-size PNG for the reports folder and a small one for the Dagster UI;
+    ``data_source`` names where the prices came from, for the footnote."""
     # Dollar signs are text here, not mathtext delimiters.
     with matplotlib.rc_context({"text.parse_math": False, "font.family": "DejaVu Sans"}):
-        figure = _figure(event, data)
+        figure = _figure(event, data, data_source)
         png = _png(figure, DPI)
         preview = _png(figure, PREVIEW_DPI)
     return EventChart(event=event, data=data, png=png, preview_png=_fewer_colors(preview))
@@ -241,23 +264,26 @@ def _fewer_colors(png: bytes) -> bytes:
     return buffer.getvalue()
 
 
-def _figure(event: Event, data: ChartData) -> Figure:
+def _figure(event: Event, data: ChartData, data_source: str) -> Figure:
+    source = f"Data: {data_source}, via {MARTS}. Event id: {event.event_id}."
+    footnote = "\n".join(
+        textwrap.fill(line, FOOTNOTE_WIDTH_CHARS) for line in [*data.notes, DEFINITIONS, source]
+    )
+    bottom_margin = TICK_LABELS_IN + (footnote.count("\n") + 1) * FOOTNOTE_LINE_IN + 0.15
     rows = len(data.plotted) + len(data.sectors)
-    height = max(MIN_FIGURE_HEIGHT_IN, TOP_MARGIN_IN + BOTTOM_MARGIN_IN + rows * ROW_HEIGHT_IN)
+    height = max(MIN_FIGURE_HEIGHT_IN, TOP_MARGIN_IN + bottom_margin + rows * ROW_HEIGHT_IN)
     figure = Figure(figsize=(FIGURE_WIDTH_IN, height))
     figure.text(
-        LEFT_MARGIN_IN / FIGURE_WIDTH_IN - 0.06, 1 - 0.3 / height,
+        TEXT_LEFT_IN / FIGURE_WIDTH_IN, 1 - 0.3 / height,
         f"{event.name} \u2014 {event.event_date.day} {event.event_date:%B %Y}",
         fontsize=16, fontweight="bold", color=INK, va="top",
     )
     figure.text(
-        LEFT_MARGIN_IN / FIGURE_WIDTH_IN - 0.06, 1 - 0.68 / height, _subtitle(data),
+        TEXT_LEFT_IN / FIGURE_WIDTH_IN, 1 - 0.68 / height, subtitle(data),
         fontsize=11, color=MUTED, va="top",
     )
-    footnote = [*data.notes, DEFINITIONS, f"{SOURCE} Event id: {event.event_id}."]
     figure.text(
-        LEFT_MARGIN_IN / FIGURE_WIDTH_IN - 0.06, 0.12 / height,
-        "\n".join(textwrap.fill(line, 170) for line in footnote),
+        TEXT_LEFT_IN / FIGURE_WIDTH_IN, 0.15 / height, footnote,
         fontsize=8, color=MUTED, va="bottom", linespacing=1.45,
     )
     if data.plotted.empty:
@@ -275,14 +301,14 @@ def _figure(event: Event, data: ChartData) -> Figure:
             "left": LEFT_MARGIN_IN / FIGURE_WIDTH_IN,
             "right": 1 - RIGHT_MARGIN_IN / FIGURE_WIDTH_IN,
             "top": 1 - TOP_MARGIN_IN / height,
-            "bottom": BOTTOM_MARGIN_IN / height,
+            "bottom": bottom_margin / height,
             "wspace": PANEL_GAP_IN / ((usable - PANEL_GAP_IN) / 2),
         },
     )
     header_rows, security_rows = _row_positions(data)
     for axes in (usd_axes, return_axes):
         _style(axes)
-        _sector_bands(axes, data, header_rows, security_rows)
+        _sector_bands(axes, data, header_rows)
     usd_axes.set_ylim(len(data.plotted) + len(data.sectors) - 0.5, -0.5)
     usd_axes.set_yticks(
         security_rows,
@@ -299,20 +325,26 @@ def _figure(event: Event, data: ChartData) -> Figure:
     return figure
 
 
-def _subtitle(data: ChartData) -> str:
+def subtitle(data: ChartData) -> str:
+    """The line under the chart's title: how many equities moved, by how much, and who most."""
+    if data.equities == 0:
+        return "No rows in marts.fct_event_impact for this event."
     if data.plotted.empty:
-        return f"{data.equities} equities in the universe; none has a day-0 return."
-    with_usd = int(data.plotted["usd_change_bn"].notna().sum())
-    parts = [f"{len(data.plotted)} equities"]
+        return f"None of the {data.equities} equities has a day-0 return."
+    parts = [f"{data.with_return} equities"]
     if data.total_usd_change_bn is not None:
         parts.append(
             f"day-0 market value change {format_usd_bn(data.total_usd_change_bn)} "
-            f"({with_usd} with a share count)"
+            f"({data.with_usd} with a share count)"
         )
+    gains = data.plotted.dropna(subset=["usd_change_bn"]).sort_values("usd_change_bn")
     if data.biggest_loser is not None:
-        loser = data.plotted[data.plotted["ticker"] == data.biggest_loser]
+        loser = gains[gains["ticker"] == data.biggest_loser]
         amount = f" {format_usd_bn(loser['usd_change_bn'].iloc[0])}" if len(loser) else ""
         parts.append(f"biggest loser {data.biggest_loser}{amount}")
+    elif len(gains) and gains["usd_change_bn"].iloc[-1] > 0:
+        gainer = gains.iloc[-1]
+        parts.append(f"biggest gainer {gainer['ticker']} {format_usd_bn(gainer['usd_change_bn'])}")
     return "  \u00b7  ".join(parts)
 
 
@@ -341,14 +373,16 @@ def _style(axes: Axes) -> None:
     axes.axvline(0, color=INK, linewidth=0.9, zorder=2)
 
 
-def _sector_bands(
-    axes: Axes, data: ChartData, header_rows: list[int], security_rows: list[int]
-) -> None:
-    # Alternate shading, so the eye can follow a sector across both panels.
+def _sector_bands(axes: Axes, data: ChartData, header_rows: list[int]) -> None:
     counts = [int((data.plotted["sector"] == sector).sum()) for sector in data.sectors["sector"]]
     for index, (first, count) in enumerate(zip(header_rows, counts, strict=True)):
-        if index % 2 == 0:
-            axes.axhspan(first - 0.5, first + count + 0.5, color=BAND_COLOR, zorder=0, linewidth=0)
+        axes.axhspan(first - 0.5, first + count + 0.5, color=_band_color(index), zorder=0,
+                     linewidth=0)
+
+
+def _band_color(index: int) -> str:
+    # Alternate shading, so the eye can follow a sector across both panels.
+    return BAND_COLOR if index % 2 == 0 else "white"
 
 
 def _usd_panel(
@@ -357,14 +391,15 @@ def _usd_panel(
     axes.set_title("Market value change on day 0 (USD bn)", loc="left", fontsize=11,
                    fontweight="bold", color=INK, pad=10)
     usd = data.plotted["usd_change_bn"]
-    low, high = min(usd.min(skipna=True), 0.0), max(usd.max(skipna=True), 0.0)
-    if math.isnan(low) or low == high:
+    known = usd.dropna()
+    low, high = (min(known.min(), 0.0), max(known.max(), 0.0)) if len(known) else (-1.0, 1.0)
+    if low == high:
         low, high = -1.0, 1.0
     span = high - low
     # Room for the value labels beyond the longest bars.
-    axes.set_xlim(low - (0.24 * span if low < 0 else 0.04 * span),
-                  high + (0.24 * span if high > 0 else 0.04 * span))
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _signed(f"{value:,.0f}")))
+    axes.set_xlim(low - (0.3 * span if low < 0 else 0.04 * span),
+                  high + (0.3 * span if high > 0 else 0.04 * span))
+    axes.xaxis.set_major_formatter(FuncFormatter(_tick_label))
     roomy_side_is_left = -low >= high
     for y, value in zip(security_rows, usd, strict=True):
         if pd.isna(value):
@@ -381,10 +416,12 @@ def _usd_panel(
             fontsize=9, color=INK,
         )
     label_x = blended_transform_factory(axes.transAxes, axes.transData)
-    for y, band in zip(header_rows, data.sectors.itertuples(), strict=True):
+    for index, (y, band) in enumerate(zip(header_rows, data.sectors.itertuples(), strict=True)):
         total = "no USD value" if pd.isna(band.usd_change_bn) else format_usd_bn(band.usd_change_bn)
+        # Backed by its band's colour so the zero line, when near the left edge, stays behind it.
         axes.text(0.01, y, f"{band.sector}   {total}", transform=label_x, ha="left",
-                  va="center", fontsize=10, fontweight="bold", color=INK)
+                  va="center", fontsize=10, fontweight="bold", color=INK, zorder=5,
+                  bbox={"facecolor": _band_color(index), "edgecolor": "none", "pad": 2})
 
 
 def _return_panel(
@@ -398,7 +435,7 @@ def _return_panel(
     low, high = min(values.min(), 0.0), max(values.max(), 0.0)
     pad = 0.08 * (high - low or 1.0)
     axes.set_xlim(low - pad, high + pad)
-    axes.xaxis.set_major_formatter(FuncFormatter(lambda value, _: _signed(f"{value:.0f}")))
+    axes.xaxis.set_major_formatter(FuncFormatter(_tick_label))
     for y, value in zip(security_rows, abnormal, strict=True):
         if not pd.isna(value):
             axes.barh(y, value, height=0.66, color=LOSS_COLOR if value < 0 else GAIN_COLOR,
@@ -426,6 +463,11 @@ def _signed(text: str) -> str:
     return text.replace("-", MINUS)
 
 
+def _tick_label(value: float, _position: int) -> str:
+    # `+ 0.0` turns -0.0 into 0.0, so the zero tick never reads "−0".
+    return _signed(f"{round(value, 9) + 0.0:,g}")
+
+
 def format_usd_bn(value: float) -> str:
     """-592.66 -> '−$592.7bn'; +106.4 -> '+$106.4bn'."""
     sign = MINUS if value < 0 else "+"
@@ -433,7 +475,9 @@ def format_usd_bn(value: float) -> str:
 
 
 def format_percent(value: float) -> str:
-    return _signed(f"{value:+.1f}%")
+    """-13.26 -> '−13.3%'; a value that rounds to zero reads '0.0%', without a sign."""
+    text = f"{value:+.1f}"
+    return "0.0%" if float(text) == 0 else _signed(f"{text}%")
 
 
 def write_atomically(path: Path, content: bytes) -> None:
@@ -443,19 +487,23 @@ def write_atomically(path: Path, content: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(content)
+        # mkstemp makes the file private; charts are for anyone who can read the folder.
+        os.chmod(temporary, 0o644)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
 
 
-def index_html(charts: Sequence[EventChart], *, generated_at: datetime) -> str:
+def index_html(rendered: Sequence[EventChart], *, generated_at: datetime) -> str:
     """One page with every chart, linking the PNGs next to it, so the folder can be opened or
     served as it is."""
     sections = []
-    for chart in charts:
+    for chart in rendered:
         event, data = chart.event, chart.data
-        total = "n/a" if data.total_usd_change_bn is None else format_usd_bn(data.total_usd_change_bn)
+        total = (
+            "n/a" if data.total_usd_change_bn is None else format_usd_bn(data.total_usd_change_bn)
+        )
         sections.append(
             f'<section id="{html.escape(event.event_id)}">'
             f"<h2>{html.escape(event.name)} <small>{event.event_date.isoformat()}</small></h2>"
@@ -468,7 +516,7 @@ def index_html(charts: Sequence[EventChart], *, generated_at: datetime) -> str:
     contents = "".join(
         f'<li><a href="#{html.escape(c.event.event_id)}">{html.escape(c.event.name)}</a> '
         f"({c.event.event_date.isoformat()})</li>"
-        for c in charts
+        for c in rendered
     )
     return (
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"

@@ -1,0 +1,1 @@
+"""Reports: pictures of the marts, rendered after every refresh."""

@@ -1,0 +1,132 @@
+"""Event charts: one PNG per seeded event, rendered from the marts after every refresh, written
+to the reports folder with an index page, and shown in the Dagster UI on the materialization.
+
+The warehouse is opened read-only inside the run (hence the `warehouse` pool: no writer holds it
+meanwhile). An event without rows gets a chart saying so; the run goes on."""
+
+import base64
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+
+from orchestration.resources import WarehouseResource
+from warehouse import charts, reports, settings
+
+GROUP = "reports"
+WAREHOUSE_POOL = "warehouse"
+INDEX_FILE = "index.html"
+# How the footnote names each value of raw.daily_prices.source.
+SOURCE_NAMES = {
+    "yfinance": "Yahoo Finance (yfinance)",
+    "snapshot": "the bundled snapshot of public market data (warehouse/snapshot/SOURCES.md)",
+}
+# What the charts read; the dbt translator names these keys (a test holds them to the graph).
+UPSTREAM = [
+    dg.AssetKey(["marts", "fct_event_impact"]),
+    dg.AssetKey(["marts", "agg_event_sector_impact"]),
+    dg.AssetKey(["reference", "events"]),
+]
+
+
+@dg.asset(
+    key=["reports", "event_charts"],
+    group_name=GROUP,
+    kinds={"python", "matplotlib"},
+    deps=UPSTREAM,
+    pool=WAREHOUSE_POOL,
+    description=(
+        "One chart per event in reference.events: day-0 USD market value change and abnormal "
+        "return (market model) of every equity, grouped by sector. Written as "
+        "<reports dir>/<event_id>.png with an index.html (reports dir: "
+        f"${settings.REPORTS_DIR_ENV}, default <warehouse dir>/reports) and shown on the "
+        "materialization."
+    ),
+)
+def event_charts(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource
+) -> dg.MaterializeResult:
+    reports_dir = settings.reports_dir(warehouse.database_path)
+    with warehouse.connect(read_only=True) as connection:
+        data_source = price_sources(connection)
+        events = [
+            (event, _chart_data(connection, event.event_id))
+            for event in seeded_events(connection)
+        ]
+    rendered = [
+        charts.render_event_chart(event, data, data_source=data_source) for event, data in events
+    ]
+    for chart in rendered:
+        charts.write_atomically(reports_dir / chart.file_name, chart.png)
+        context.log.info(f"{chart.event.event_id}: {reports_dir / chart.file_name}")
+    index = reports_dir / INDEX_FILE
+    page = charts.index_html(rendered, generated_at=datetime.now(UTC))
+    charts.write_atomically(index, page.encode())
+    return dg.MaterializeResult(metadata=chart_metadata(rendered, reports_dir, index))
+
+
+def seeded_events(connection: duckdb.DuckDBPyConnection) -> list[charts.Event]:
+    rows = connection.execute(
+        "select event_id, name, event_date from reference.events order by event_date, event_id"
+    ).fetchall()
+    return [charts.Event(event_id, name, event_date) for event_id, name, event_date in rows]
+
+
+def price_sources(connection: duckdb.DuckDBPyConnection) -> str:
+    """Where the warehouse's prices came from, as the footnote says it."""
+    sources = connection.execute(
+        "select distinct source from raw.daily_prices order by source"
+    ).fetchall()
+    return " and ".join(SOURCE_NAMES.get(source, source) for (source,) in sources)
+
+
+def _chart_data(connection: duckdb.DuckDBPyConnection, event_id: str) -> charts.ChartData:
+    impact = reports.event_impact(connection, event_id)
+    return charts.chart_data(impact.securities, impact.sectors)
+
+
+def chart_metadata(
+    rendered: Sequence[charts.EventChart], reports_dir: Path, index: Path
+) -> dict[str, Any]:
+    """Paths, a summary row per event, and every chart as an inline image the UI displays."""
+    metadata: dict[str, Any] = {
+        "reports_dir": dg.MetadataValue.path(str(reports_dir)),
+        "index": dg.MetadataValue.path(str(index)),
+        "event_count": len(rendered),
+        "events": dg.MetadataValue.table(
+            records=[_summary_record(chart, reports_dir) for chart in rendered],
+            schema=dg.TableSchema(
+                columns=[
+                    dg.TableColumn("event_id", "string"),
+                    dg.TableColumn("event_date", "string"),
+                    dg.TableColumn("usd_change_bn", "float", "Day-0 market value change, USD bn."),
+                    dg.TableColumn("biggest_loser", "string"),
+                    dg.TableColumn("securities", "int", "Equities with a day-0 return."),
+                    dg.TableColumn("chart", "string"),
+                ]
+            ),
+        ),
+    }
+    for chart in rendered:
+        encoded = base64.b64encode(chart.preview_png).decode("ascii")
+        metadata[f"chart_{chart.event.event_id}"] = dg.MetadataValue.md(
+            f"![{chart.event.name}](data:image/png;base64,{encoded})"
+        )
+    return metadata
+
+
+def _summary_record(chart: charts.EventChart, reports_dir: Path) -> dg.TableRecord:
+    total = chart.data.total_usd_change_bn
+    return dg.TableRecord(
+        {
+            "event_id": chart.event.event_id,
+            "event_date": chart.event.event_date.isoformat(),
+            "usd_change_bn": None if total is None else round(total, 1),
+            "biggest_loser": chart.data.biggest_loser,
+            "securities": chart.data.with_return,
+            "chart": str(reports_dir / chart.file_name),
+        }
+    )

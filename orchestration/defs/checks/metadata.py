@@ -1,0 +1,43 @@
+"""What the quality assets and checks show in the Dagster UI: the column schema of their tables,
+and the flagged rows as a table preview."""
+
+from collections.abc import Mapping
+
+import dagster as dg
+import pandas as pd
+
+from orchestration.metadata import preview
+from warehouse.quality.tables import QualityTable
+
+GROUP = "quality"
+KINDS = {"duckdb", "python"}
+WAREHOUSE_POOL = "warehouse"
+# Enough rows to read a whole bad night; the table in the warehouse holds them all.
+FLAGGED_ROWS_SHOWN = 50
+
+
+def table_metadata(table: QualityTable) -> dict[str, object]:
+    return {
+        "dagster/table_name": table.qualified_name,
+        "dagster/column_schema": dg.TableSchema(
+            columns=[
+                dg.TableColumn(name=column.name, type=column.type, description=column.description)
+                for column in table.columns
+            ]
+        ),
+    }
+
+
+def flagged_rows(frame: pd.DataFrame) -> dg.MetadataValue:
+    """The first FLAGGED_ROWS_SHOWN rows as a table the check's UI page renders."""
+    return preview(frame, rows=FLAGGED_ROWS_SHOWN)
+
+
+def counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
+    """Rows per value of a column, most frequent first."""
+    return {str(value): int(count) for value, count in frame[column].value_counts().items()}
+
+
+def described_counts(counted: Mapping[str, int]) -> str:
+    """'18 market_event, 6 idiosyncratic' (or 'none')."""
+    return ", ".join(f"{count} {name}" for name, count in counted.items()) or "none"

@@ -1,0 +1,212 @@
+"""Asset checks on what the latest refresh brought: large moves on the returns mart, stale closes,
+missing and late sessions on the raw price tables, and the tickers the source could not deliver.
+
+Each evaluates the latest load's window (quality.price_anomalies keeps every earlier finding) and
+fails with severity WARN: a crash is data, a gap is worth a look, neither must stop the refresh.
+Only the integrity check (quarantine.py) may stop it."""
+
+from collections.abc import Callable, Sequence
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from orchestration.defs.checks.anomalies import DAILY_RETURNS, SECURITIES
+from orchestration.defs.checks.metadata import (
+    WAREHOUSE_POOL,
+    counts,
+    described_counts,
+    flagged_rows,
+)
+from orchestration.defs.checks.resources import QualityRulesResource
+from orchestration.resources import UniverseResource, WarehouseResource
+from warehouse.quality.coverage import (
+    ExchangeFreshness,
+    freshness,
+    last_loaded,
+    latest_load_failures,
+    missing_sessions,
+    stale_closes,
+)
+from warehouse.quality.moves import classified_moves
+from warehouse.quality.rules import Check
+from warehouse.quality.sql import FX_TABLE, LOADED_BY, PRICES_TABLE, load_window
+from warehouse.universe import Security, Universe
+
+WARN = dg.AssetCheckSeverity.WARN
+# The ingestion assets that log their loads. raw/corporate_actions arrives in raw/daily_prices'
+# load, so its failures are that load's.
+LOGGED_ASSETS = ("raw/daily_prices", "raw/fx_rates", "raw/fundamentals", "raw/shares_outstanding",
+                 "raw/quarterly_financials")
+_SESSIONS_DEPS = [["raw", "exchange_sessions"], ["raw", "securities"]]
+
+
+@dg.asset_check(
+    asset=DAILY_RETURNS,
+    name="large_moves",
+    pool=WAREHOUSE_POOL,
+    additional_deps=[SECURITIES, ["raw", "corporate_actions"]],
+    description="One-day adjusted returns at or beyond the drop and rise thresholds in the latest "
+    "load, each classified market_event, suspect_data or idiosyncratic with its evidence; moves a "
+    "split or dividend explains are listed as corporate_action_move and not counted as moves. "
+    "WARN: a real crash is data, not an error.",
+)
+def large_moves(
+    warehouse: WarehouseResource, quality_rules: QualityRulesResource
+) -> dg.AssetCheckResult:
+    with warehouse.connect(read_only=True) as connection:
+        moves = classified_moves(connection, quality_rules.move_rules(), latest_load_only=True)
+        window = load_window(connection, PRICES_TABLE)
+    counted = moves[moves["check_name"] != Check.CORPORATE_ACTION_MOVE]
+    by_classification = counts(counted, "classification")
+    return dg.AssetCheckResult(
+        passed=counted.empty,
+        severity=WARN,
+        description=f"{len(counted)} large move(s) {_described_window(window)}: "
+        f"{described_counts(by_classification)}; "
+        f"{len(moves) - len(counted)} move(s) explained by corporate actions",
+        metadata={
+            "by_classification": dg.MetadataValue.json(by_classification),
+            "moves": flagged_rows(
+                moves.sort_values(["trade_date", "ticker"], ascending=[False, True])
+            ),
+        },
+    )
+
+
+def _price_table_checks(
+    asset: str, table_name: str, securities: Callable[[Universe], Sequence[Security]]
+) -> list[dg.AssetChecksDefinition]:
+    """The coverage checks of one raw price table, whose securities the universe lists."""
+    asset_key = dg.AssetKey.from_user_string(asset)
+
+    @dg.asset_check(
+        asset=asset_key,
+        name="stale_closes",
+        pool=WAREHOUSE_POOL,
+        additional_deps=_SESSIONS_DEPS,
+        description="Securities whose close stayed the same on stale_sessions consecutive "
+        "sessions of their exchange (holidays excluded) in the latest load: a feed that stopped.",
+    )
+    def stale(
+        warehouse: WarehouseResource, quality_rules: QualityRulesResource
+    ) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as connection:
+            window = load_window(connection, table_name)
+            found = stale_closes(connection, quality_rules.staleness_rules(), table_name, window)
+        return _listing_result(found, f"stale close run(s) {_described_window(window)}")
+
+    @dg.asset_check(
+        asset=asset_key,
+        name="missing_sessions",
+        pool=WAREHOUSE_POOL,
+        additional_deps=_SESSIONS_DEPS,
+        description="Trading sessions of each security's exchange, between its first and last "
+        "loaded bar, that have no bar (raw.exchange_sessions; FX trades every weekday).",
+    )
+    def missing(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as connection:
+            window = load_window(connection, table_name)
+            found = missing_sessions(connection, table_name, window)
+        return _listing_result(found, f"missing session(s) {_described_window(window)}")
+
+    @dg.asset_check(
+        asset=asset_key,
+        name="latest_session_loaded",
+        pool=WAREHOUSE_POOL,
+        additional_deps=_SESSIONS_DEPS,
+        description="Every security of the universe has a bar for the latest session its "
+        "exchange completed (exchange_calendars, early closes included) before now. An offline "
+        "snapshot build ends on the snapshot's last day, so there it warns by design.",
+    )
+    def fresh(
+        warehouse: WarehouseResource,
+        universe: UniverseResource,
+        quality_rules: QualityRulesResource,
+    ) -> dg.AssetCheckResult:
+        now = quality_rules.now()
+        exchanges = {security.ticker: security.exchange for security in securities(universe.load())}
+        with warehouse.connect(read_only=True) as connection:
+            loaded = last_loaded(connection, table_name)
+        results = freshness(exchanges, loaded, now)
+        late = [result for result in results if not result.is_fresh]
+        return dg.AssetCheckResult(
+            passed=not late,
+            severity=WARN,
+            description="; ".join(map(_described_lateness, late))
+            or f"Every exchange's latest completed session at {now.isoformat()} is loaded",
+            metadata={
+                "now": now.isoformat(),
+                "exchanges": dg.MetadataValue.md(_freshness_table(results)),
+            },
+        )
+
+    return [stale, missing, fresh]
+
+
+def _source_failures_check(asset: str) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey.from_user_string(asset),
+        name="source_failures",
+        pool=WAREHOUSE_POOL,
+        description="Tickers the source could not deliver in the latest load of this asset "
+        "(raw.load_log / raw.load_failures), with the source's reason.",
+    )
+    def source_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+        with warehouse.connect(read_only=True) as connection:
+            load = latest_load_failures(connection, asset)
+        if load is None:
+            return dg.AssetCheckResult(passed=False, severity=WARN,
+                                       description=f"No load of {asset} is logged")
+        failures = pd.DataFrame(load.failures, columns=["ticker", "reason"])
+        return dg.AssetCheckResult(
+            passed=failures.empty,
+            severity=WARN,
+            description=f"{len(failures)} of {load.tickers_requested} ticker(s) not delivered "
+            f"by the load of run {load.run_id}"
+            + (f": {', '.join(failures['ticker'])}" if len(failures) else ""),
+            metadata={"run_id": load.run_id, "failures": flagged_rows(failures)},
+        )
+
+    return source_failures
+
+
+def _listing_result(found: pd.DataFrame, what: str) -> dg.AssetCheckResult:
+    """WARN with the flagged rows and the tickers concerned; passed when there are none."""
+    tickers = counts(found, "ticker")
+    return dg.AssetCheckResult(
+        passed=found.empty,
+        severity=WARN,
+        description=f"{len(found)} {what}" + (f": {described_counts(tickers)}" if tickers else ""),
+        metadata={"tickers": dg.MetadataValue.json(tickers), "found": flagged_rows(found)},
+    )
+
+
+def _described_window(window: tuple[date, date]) -> str:
+    if window == (date.min, date.max):
+        return "over the whole table (no load logged)"
+    return f"in the latest load ({window[0]}..{window[1]})"
+
+
+def _described_lateness(result: ExchangeFreshness) -> str:
+    return (f"{result.exchange}: {len(result.tickers_behind)} of {result.securities} securities "
+            f"lack its latest completed session {result.latest_completed_session} "
+            f"(loaded through {result.loaded_through or 'never'})")
+
+
+def _freshness_table(results: Sequence[ExchangeFreshness]) -> str:
+    lines = ["| exchange | latest completed session | loaded through | behind |",
+             "|---|---|---|---|"]
+    for result in results:
+        behind = ", ".join(f"{ticker} ({last or 'never'})"
+                           for ticker, last in result.tickers_behind)
+        lines.append(f"| {result.exchange} | {result.latest_completed_session} "
+                     f"| {result.loaded_through or 'never'} | {behind or '-'} |")
+    return "\n".join(lines)
+
+
+prices_checks = _price_table_checks(
+    LOADED_BY[PRICES_TABLE], PRICES_TABLE, lambda universe: universe.priced_securities()
+)
+fx_checks = _price_table_checks(LOADED_BY[FX_TABLE], FX_TABLE, lambda universe: universe.fx_pairs())
+source_failure_checks = [_source_failures_check(asset) for asset in LOGGED_ASSETS]

@@ -1,0 +1,154 @@
+"""Raw bars whose values are impossible: found set-based, quarantined so they never reach the
+marts, and judged a bad tick (reported) or a broken load (the refresh must stop).
+
+Currency bars are the exception to the range rules. Yahoo's FX bars now and then carry an open and
+a close just outside the day's [low, high] (53 of the snapshot's 1,296, by at most 0.05%): the close
+is the quote the warehouse uses as the day's reference rate, the high and low are the stale part.
+Such bars are kept and recorded as ``fx_range_quirk`` findings; every other rule applies to them as
+to any bar."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import duckdb
+import pandas as pd
+
+from warehouse.quality.rules import Check, Classification, IntegrityRules, QuarantineReason
+from warehouse.quality.sql import BARS, FX_TABLE, LOAD_WINDOWS, PRICES_TABLE, transaction
+from warehouse.quality.tables import (
+    QUARANTINED_PRICES,
+    RecordStats,
+    ensure_quality_tables,
+    record_findings,
+)
+
+_OUTSIDE_RANGE = "({price} > high or {price} < low)"
+
+
+def _shown(*prices: str) -> str:
+    """SQL text showing prices to eight significant digits, e.g. 'open 142.62, high null'."""
+    parts = [f"'{price} ' || coalesce(printf('%.8g', {price}), 'null')" for price in prices]
+    return " || ', ' || ".join(parts)
+
+
+_OHLC = _shown("open", "high", "low", "close")
+
+QUARANTINE_SQL = f"""
+with bars as ({BARS}),
+with_copies as (
+    -- raw's primary key makes exact duplicates impossible, so a duplicated key shows up as the
+    -- same security spelt twice ('NVDA' and 'nvda ', say) on one date
+    select *, count(*) over (partition by table_name, upper(trim(ticker)), trade_date) as copies
+    from bars
+),
+problems as (
+    select *, '{QuarantineReason.MISSING_CLOSE}' as reason, 'close is null' as detail
+    from with_copies where close is null
+    union all
+    select *, '{QuarantineReason.NON_POSITIVE_PRICE}',
+           {_shown("open", "high", "low", "close", "adj_close")}
+    from with_copies where least(open, high, low, close, adj_close) <= 0
+    union all
+    select *, '{QuarantineReason.HIGH_BELOW_LOW}', {_OHLC}
+    from with_copies where high < low
+    union all
+    select *, '{QuarantineReason.OPEN_OUTSIDE_RANGE}', {_OHLC}
+    from with_copies
+    where table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price="open")}
+    union all
+    select *, '{QuarantineReason.CLOSE_OUTSIDE_RANGE}', {_OHLC}
+    from with_copies
+    where table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price="close")}
+    union all
+    select *, '{QuarantineReason.NEGATIVE_VOLUME}', 'volume ' || volume
+    from with_copies where volume < 0
+    union all
+    -- the row spelt as the universe spells tickers is kept; every other spelling is quarantined
+    select *, '{QuarantineReason.DUPLICATE_KEY}',
+           printf('%d rows for %s on this date', copies, upper(trim(ticker)))
+    from with_copies where copies > 1 and ticker <> upper(trim(ticker))
+)
+select table_name, ticker, trade_date, reason, detail from problems
+"""
+
+FX_RANGE_QUIRKS_SQL = f"""
+select
+    ticker,
+    trade_date,
+    '{Check.FX_RANGE_QUIRK}' as check_name,
+    '{Classification.SOURCE_QUIRK}' as classification,
+    null::double as daily_return,
+    {_OHLC} || ': outside [low, high]; the close is kept as the reference rate, the high and low '
+        || 'are stale' as reason
+from ({BARS})
+where table_name = '{FX_TABLE}'
+    and ({_OUTSIDE_RANGE.format(price="open")} or {_OUTSIDE_RANGE.format(price="close")})
+    -- a bar impossible for another reason is quarantined, not kept
+    and high >= low and least(open, high, low, close) > 0
+"""
+
+_LOAD_HEALTH_SQL = f"""
+with bars as ({BARS}),
+quarantined_bars as (
+    select table_name, ticker, trade_date,
+           bool_or(reason = '{QuarantineReason.DUPLICATE_KEY}') as duplicated
+    from {QUARANTINED_PRICES.qualified_name}
+    group by all
+)
+select
+    windows.table_name,
+    windows.window_start,
+    windows.window_end,
+    (select count(*) from bars
+     where bars.table_name = windows.table_name
+       and bars.trade_date between windows.window_start and windows.window_end) as bars,
+    (select count(*) from quarantined_bars as q
+     where q.table_name = windows.table_name
+       and q.trade_date between windows.window_start and windows.window_end) as quarantined_bars,
+    (select count(*) from quarantined_bars as q
+     where q.table_name = windows.table_name and q.duplicated) as duplicated_keys
+from ({LOAD_WINDOWS}) as windows
+order by windows.table_name
+"""
+
+
+@dataclass(frozen=True)
+class LoadHealth:
+    """How much of a raw table's latest load is quarantined."""
+
+    table_name: str
+    window_start: date
+    window_end: date
+    bars: int  # bars of the table dated in the latest load's window
+    quarantined_bars: int  # of which quarantined
+    duplicated_keys: int  # quarantined as duplicate_key, in any window: never a single bad tick
+
+    @property
+    def quarantined_share(self) -> float:
+        return self.quarantined_bars / self.bars if self.bars else 0.0
+
+    def is_systemic(self, rules: IntegrityRules) -> bool:
+        """A broken load rather than a bad tick: the refresh must stop before the marts."""
+        return self.duplicated_keys > 0 or self.quarantined_share > rules.max_quarantined_share
+
+
+def quarantine(con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime) -> RecordStats:
+    """Recomputes ``quality.quarantined_prices`` from the raw tables in one transaction:
+    impossible bars are added, bars the source has since corrected are released."""
+    with transaction(con):
+        ensure_quality_tables(con)
+        return record_findings(con, QUARANTINED_PRICES, QUARANTINE_SQL, {},
+                               run_id=run_id, now=now, release_absent=True)
+
+
+def load_health(con: duckdb.DuckDBPyConnection) -> Sequence[LoadHealth]:
+    """Per raw price table, the quarantined share of its latest load, from the stored quarantine."""
+    return [LoadHealth(*row) for row in con.execute(_LOAD_HEALTH_SQL).fetchall()]
+
+
+def fx_range_quirks_found(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """The FX bars kept despite an open or close outside [low, high]."""
+    return con.sql(f"{FX_RANGE_QUIRKS_SQL} order by trade_date, ticker").df()

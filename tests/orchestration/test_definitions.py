@@ -111,3 +111,11 @@ def test_trailing_window_skips_weekends() -> None:
     assert trailing_weekdays(datetime(2025, 1, 29).date(), 1)[0].isoformat() == "2025-01-29"
     with pytest.raises(ValueError, match="at least one day"):
         trailing_weekdays(datetime(2025, 1, 29).date(), 0)
+
+
+def test_daily_market_data_has_a_freshness_policy(definitions: dg.Definitions) -> None:
+    graph = definitions.resolve_asset_graph()
+    for table in ("daily_prices", "fx_rates"):
+        policy = graph.get(dg.AssetKey(["raw", table])).freshness_policy
+        assert policy is not None, table
+        assert policy.fail_window.to_timedelta().days == 5

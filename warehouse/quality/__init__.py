@@ -10,7 +10,7 @@
   events (``quality.detected_market_events``).
 - ``tables``: the quality tables, declared once, and their set-based writes.
 - ``sql``: what the checks' SQL shares: the raw bars of both price tables, the latest load's
-  window, parameter binding, transactions.
+  window, parameter binding.
 
 The rules are documented with worked examples in docs/QUALITY.md.
 """

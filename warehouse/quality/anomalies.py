@@ -12,7 +12,7 @@ from warehouse.quality.coverage import MISSING_SESSIONS_SQL, STALE_CLOSES_SQL
 from warehouse.quality.integrity import FX_RANGE_QUIRKS_SQL
 from warehouse.quality.moves import CLASSIFIED_MOVES_SQL, DETECTED_EVENTS_SQL
 from warehouse.quality.rules import MoveRules, StalenessRules, sql_parameters
-from warehouse.quality.sql import transaction
+from warehouse.storage import transaction
 from warehouse.quality.tables import (
     DETECTED_MARKET_EVENTS,
     PRICE_ANOMALIES,

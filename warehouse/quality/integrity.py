@@ -17,7 +17,8 @@ import duckdb
 import pandas as pd
 
 from warehouse.quality.rules import Check, Classification, IntegrityRules, QuarantineReason
-from warehouse.quality.sql import BARS, FX_TABLE, LOAD_WINDOWS, PRICES_TABLE, transaction
+from warehouse.quality.sql import BARS, FX_TABLE, LOAD_WINDOWS, PRICES_TABLE
+from warehouse.storage import transaction
 from warehouse.quality.tables import (
     QUARANTINED_PRICES,
     RecordStats,

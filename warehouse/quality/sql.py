@@ -4,8 +4,7 @@ binding of rule values to a statement's named parameters."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import date
 
 import duckdb
@@ -75,15 +74,3 @@ def load_window(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[date, 
         f"select window_start, window_end from ({LOAD_WINDOWS}) where table_name = ?", [table_name]
     ).fetchall()
     return row[0], row[1]
-
-
-@contextmanager
-def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
-    """Every table a quality asset writes changes together or not at all."""
-    con.execute("begin transaction")
-    try:
-        yield
-    except BaseException:
-        con.execute("rollback")
-        raise
-    con.execute("commit")

@@ -19,7 +19,7 @@ from warehouse.storage.errors import (
     WarehouseSchemaError,
     WarehouseVersionError,
 )
-from warehouse.storage.loads import LoadReport, LoggedFailure, write_load
+from warehouse.storage.loads import LoadReport, LoggedFailure, transaction, write_load
 from warehouse.storage.reads import date_range, latest_load, table_row_counts
 from warehouse.storage.schema import ensure_schema
 from warehouse.storage.tables import (
@@ -33,6 +33,7 @@ from warehouse.storage.tables import (
 from warehouse.storage.writes import WriteStats, replace_reference_rows, upsert
 
 __all__ = [
+    "transaction",
     "LINEAGE_COLUMNS",
     "NEW_FILE_STORAGE_VERSION",
     "QUALITY_SCHEMA",

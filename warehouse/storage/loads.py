@@ -82,7 +82,7 @@ def write_load(
     open. Writing the same load again (same run, asset and partition start) replaces its log row
     and its failures."""
     row_lineage = lineage(run_id, source, loaded_at=datetime.now(UTC))
-    with _connection(target) as con, _transaction(con):
+    with _connection(target) as con, transaction(con):
         ensure_schema(con)
         stats = {table_spec(table).name: write_table(con, table, frame, row_lineage)
                  for table, frame in tables.items()}
@@ -112,7 +112,8 @@ def _connection(
 
 
 @contextmanager
-def _transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """Everything written inside changes together or not at all."""
     con.execute("BEGIN TRANSACTION")
     try:
         yield

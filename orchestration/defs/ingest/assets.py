@@ -28,6 +28,11 @@ WAREHOUSE_POOL = "warehouse"
 # Worth retrying the step for: the source stayed unavailable through its own retries, or another
 # process held the warehouse. Bad data and bad configuration fail at once.
 TRANSIENT_ERRORS = (SourceError, storage.WarehouseLockedError)
+# Loaded every weekday evening: Friday's load is three days old on Monday evening, a long weekend
+# makes it four; five days without a load means the nightly refresh is not running.
+DAILY_MARKET_DATA_FRESHNESS = dg.FreshnessPolicy.time_window(
+    fail_window=timedelta(days=5), warn_window=timedelta(days=3, hours=6)
+)
 # Sessions listed ahead of today, so day 0 of an event announced after the close is known.
 SESSIONS_AHEAD = timedelta(days=30)
 
@@ -46,6 +51,7 @@ def _raw_spec(
         kinds=KINDS,
         deps=[["raw", dep] for dep in deps],
         partitions_def=trading_day_partitions if partitioned else None,
+        freshness_policy=DAILY_MARKET_DATA_FRESHNESS if partitioned else None,
         metadata=_table_metadata(table),
     )
 
@@ -119,14 +125,11 @@ def _write_reference(
     *,
     source: str,
 ) -> storage.WriteStats:
-    """Reference data is written whole, in one transaction (closing without commit rolls back)."""
-    with warehouse.connect() as connection:
-        connection.begin()
-        stats = storage.replace_reference_rows(
+    """Reference data is written whole, in one transaction."""
+    with warehouse.connect() as connection, storage.transaction(connection):
+        return storage.replace_reference_rows(
             connection, table, frame, run_id=context.run.run_id, source=source
         )
-        connection.commit()
-    return stats
 
 
 @dg.asset(
@@ -237,6 +240,7 @@ def daily_prices(
     kinds=KINDS,
     partitions_def=trading_day_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    freshness_policy=DAILY_MARKET_DATA_FRESHNESS,
     pool=WAREHOUSE_POOL,
     metadata=_table_metadata("fx_rates"),
 )

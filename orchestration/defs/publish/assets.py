@@ -17,6 +17,11 @@ from warehouse import publish, settings
 GROUP = "publish"
 WAREHOUSE_POOL = "warehouse"
 MART_SCHEMA = "marts"
+# Readers query the anomaly record too, so the copy waits for that night's flags.
+QUALITY_TABLES = (
+    dg.AssetKey(["quality", "price_anomalies"]),
+    dg.AssetKey(["quality", "detected_market_events"]),
+)
 # The marts readers query; every other model in dbt's `marts` folder is added from the manifest.
 MARTS = (
     "fct_daily_returns",
@@ -60,7 +65,7 @@ def _dbt_manifest() -> dict[str, Any] | None:
     key="published_warehouse",
     group_name=GROUP,
     kinds={"duckdb"},
-    deps=mart_asset_keys(),
+    deps=[*mart_asset_keys(), *QUALITY_TABLES],
     pool=WAREHOUSE_POOL,
     description=(
         "Read-only copy of the whole warehouse (raw, staging, intermediate, marts, quality), "

@@ -29,6 +29,8 @@ from matplotlib.ticker import FuncFormatter
 from matplotlib.transforms import blended_transform_factory
 from PIL import Image
 
+from warehouse.reports import ALL_EQUITIES
+
 DPI = 130
 # The Dagster UI keeps metadata in its event log: a smaller, palette-reduced copy keeps every run's
 # record light (about 30 kB against 200 kB).
@@ -61,8 +63,6 @@ BAND_COLOR = "#eef1f5"
 GRID_COLOR = "#d9dde3"
 MINUS = "\u2212"
 
-# The label warehouse.reports.event_impact gives the row of grouping level 'all'.
-ALL_EQUITIES = "All equities"
 UNCLASSIFIED = "Unclassified"
 MISSING_SESSION_MARK = "\u2020"
 SAFE_FILE_STEM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -129,8 +129,12 @@ def chart_data(
     all_row = sectors[sectors["sector"] == ALL_EQUITIES]
     total = _billions(all_row["usd_value_change"].iloc[0]) if len(all_row) else None
     loser = all_row["largest_loser"].iloc[0] if len(all_row) else None
+    # An event without rows gives all-null columns, which pandas does not type as numbers.
     sector_usd_bn = (
-        sectors[sectors["sector"] != ALL_EQUITIES].set_index("sector")["usd_value_change"] / 1e9
+        sectors[sectors["sector"] != ALL_EQUITIES]
+        .set_index("sector")["usd_value_change"]
+        .astype("float64")
+        / 1e9
     )
 
     frame = pd.DataFrame(
@@ -188,7 +192,7 @@ def _story_order(
     # Keys are multiplied by this sign, so one ascending sort serves sell-offs and rallies.
     sign = -1.0 if rally else 1.0
     ordered = securities.assign(
-        _sector_usd=securities["sector"].map(sector_usd_bn) * sign,
+        _sector_usd=securities["sector"].map(sector_usd_bn).astype("float64") * sign,
         _no_usd=securities["usd_change_bn"].isna(),
         _usd=securities["usd_change_bn"] * sign,
         _return=securities["day0_return_pct"] * sign,

@@ -15,6 +15,8 @@ from warehouse.formatting import format_table
 
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 REFERENCE_EVENT = "deepseek_selloff"
+# The label of the whole-event row of the sector table.
+ALL_EQUITIES = "All equities"
 
 SECURITY_COLUMNS = """
     ticker, sector, industry, day0_trade_date, day0_return, car_mm_0_0, car_mm_m1_p1, car_mm_0_p5,
@@ -80,7 +82,7 @@ def event_impact(connection: duckdb.DuckDBPyConnection, event: str) -> EventImpa
         """,
         [event],
     ).df()
-    sectors["sector"] = sectors["sector"].fillna("All equities")
+    sectors["sector"] = sectors["sector"].fillna(ALL_EQUITIES)
     return EventImpact(f"{name} ({event}, {event_date})", securities, sectors)
 
 

@@ -148,6 +148,33 @@ def test_event_without_rows_renders_a_note() -> None:
     assert decoded(chart.png).width == charts.FIGURE_WIDTH_IN * charts.DPI
 
 
+def test_an_event_before_the_data_starts_renders_its_missing_reasons() -> None:
+    """Every security lacks day 0 (the history starts later): the marts give all-null columns,
+    which pandas types as strings, not numbers."""
+    securities = pd.DataFrame(
+        {
+            "ticker": ["SYN0001", "1000.T"],
+            "sector": ["Technology", "Industrials"],
+            "day0_return": [None, None],
+            "car_mm_0_0": [None, None],
+            "day0_usd_value_change": [None, None],
+            "day0_spans_missing_session": [None, None],
+            "missing_reason": ["no previous close before day 0"] * 2,
+        }
+    )
+    sectors = pd.DataFrame(
+        {
+            "sector": ["Technology", "Industrials", reports.ALL_EQUITIES],
+            "usd_value_change": pd.Series([None, None, None], dtype="str"),
+            "largest_loser": [None, None, None],
+        }
+    )
+    data = charts.chart_data(securities, sectors)
+    chart = charts.render_event_chart(DEEPSEEK, data, data_source=SOURCE)
+    assert data.plotted.empty and data.with_return == 0 and data.equities == 2
+    assert decoded(chart.png).width == charts.FIGURE_WIDTH_IN * charts.DPI
+
+
 def test_a_large_universe_shows_its_largest_moves() -> None:
     rng = np.random.default_rng(7)
     count = 120

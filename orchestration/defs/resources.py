@@ -15,5 +15,7 @@ def resources() -> dg.Definitions:
                 source=settings.source_kind(), snapshot_dir=str(settings.snapshot_dir())
             ),
             "dbt": dbt_cli(),
-        }
+        },
+        # Materializations launched from the UI also run in one process: DuckDB admits one writer.
+        executor=dg.in_process_executor,
     )

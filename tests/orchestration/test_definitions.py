@@ -94,6 +94,10 @@ def test_nightly_job_runs_the_whole_chain_in_one_process(definitions: dg.Definit
     assert job.asset_layer.asset_graph.asset_check_keys, "the checks run in the nightly job"
 
 
+def test_materializations_from_the_ui_run_in_one_process(definitions: dg.Definitions) -> None:
+    assert definitions.resolve_implicit_global_asset_job_def().executor_def.name == "in_process"
+
+
 def test_every_writing_step_is_in_the_single_writer_pool(definitions: dg.Definitions) -> None:
     for assets_def in definitions.resolve_asset_graph().assets_defs:
         if assets_def.is_executable:

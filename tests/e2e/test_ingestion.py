@@ -312,3 +312,37 @@ def test_step_retry_backoff_grows_exponentially() -> None:
     assert delays == [60, 120, 240]
     assert market_data.step_retry_delay(0, jitter=0.0) == 30
     assert market_data.step_retry_delay(0, jitter=1.0) == 90
+
+
+def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) -> None:
+    """Two processes never write at once: a step that finds the file held by another writer waits
+    for it (up to lock_timeout_seconds) and then writes."""
+    import subprocess
+    import sys
+    import time
+
+    path = tmp_path / "warehouse.duckdb"
+    assert _materialize([ingest.securities], path, "2025-01-24", "2025-01-24").success
+    writer = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+            "c.execute(\"update raw.securities set name = name || ''\"); "
+            "print('writing', flush=True); time.sleep(2); c.close(); print('released', flush=True)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert writer.stdout.readline().strip() == "writing"
+    started = time.monotonic()
+    result = dg.materialize(
+        [ingest.securities],
+        resources={**_resources(path), "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=30)},
+    )
+    waited = time.monotonic() - started
+    assert writer.stdout.readline().strip() == "released"
+    writer.wait()
+    assert result.success
+    assert waited >= 1.0, "the step waited for the other writer"

@@ -441,12 +441,17 @@ def test_the_published_asset_runs_after_the_marts_and_only_when_they_all_succeed
     assert publish.read_manifest(target)["run_id"] == good.run_id
 
 
-def test_the_published_asset_depends_on_every_mart() -> None:
-    from orchestration.defs.publish.assets import MARTS, mart_asset_keys, published_warehouse
+def test_the_published_asset_depends_on_every_mart_and_the_quality_record() -> None:
+    from orchestration.defs.publish.assets import (
+        MARTS,
+        QUALITY_TABLES,
+        mart_asset_keys,
+        published_warehouse,
+    )
 
     spec = next(iter(published_warehouse.specs))
     upstream = {dep.asset_key for dep in spec.deps}
-    assert upstream == set(mart_asset_keys())
+    assert upstream == set(mart_asset_keys()) | set(QUALITY_TABLES)
     assert set(MARTS) <= {key.path[-1] for key in upstream}
     assert spec.group_name == "publish" and spec.kinds == {"duckdb"} and spec.description
     assert published_warehouse.op.pool == "warehouse"

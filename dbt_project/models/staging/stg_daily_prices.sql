@@ -1,7 +1,4 @@
-{%- set quarantine = source('quality', 'quarantined_prices') %}
--- Bars the quality assets quarantined (impossible values, docs/QUALITY.md) never reach the marts.
--- The relation check lets dbt run on a warehouse the quality assets never ran on
--- (tests/dbt_helpers.py builds raw alone).
+-- Quarantined bars (impossible values) never reach the marts: macros/exclude_quarantined.sql.
 select
     cast(ticker as varchar) as ticker,
     cast(trade_date as date) as trade_date,
@@ -15,12 +12,4 @@ select
     cast(run_id as varchar) as run_id,
     cast(loaded_at as timestamp) as loaded_at
 from {{ source('raw', 'daily_prices') }} as prices
-{%- if load_relation(quarantine) is not none %}
-where not exists (
-    select 1
-    from {{ quarantine }} as quarantined
-    where quarantined.table_name = 'raw.daily_prices'
-        and quarantined.ticker = prices.ticker
-        and quarantined.trade_date = prices.trade_date
-)
-{%- endif %}
+{{ exclude_quarantined('daily_prices', 'prices', 'trade_date') }}

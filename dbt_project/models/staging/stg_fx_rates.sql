@@ -1,7 +1,4 @@
-{%- set quarantine = source('quality', 'quarantined_prices') %}
--- Bars the quality assets quarantined (impossible values, docs/QUALITY.md) never reach the marts.
--- The relation check lets dbt run on a warehouse the quality assets never ran on
--- (tests/dbt_helpers.py builds raw alone).
+-- Quarantined bars (impossible values) never reach the marts: macros/exclude_quarantined.sql.
 select
     cast(ticker as varchar) as fx_ticker,
     cast(rate_date as date) as rate_date,
@@ -15,12 +12,4 @@ select
     cast(run_id as varchar) as run_id,
     cast(loaded_at as timestamp) as loaded_at
 from {{ source('raw', 'fx_rates') }} as rates
-{%- if load_relation(quarantine) is not none %}
-where not exists (
-    select 1
-    from {{ quarantine }} as quarantined
-    where quarantined.table_name = 'raw.fx_rates'
-        and quarantined.ticker = rates.ticker
-        and quarantined.trade_date = rates.rate_date
-)
-{%- endif %}
+{{ exclude_quarantined('fx_rates', 'rates', 'rate_date') }}

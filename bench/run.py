@@ -266,6 +266,10 @@ def run_size(size: Size, directory: Path, args: argparse.Namespace, say: Any) ->
         record["nightly"] = median_run(nightly_runs)
         if len(nightly_runs) > 1:
             record["nightly"]["repeats_wall_seconds"] = [run.get("wall_seconds") for run in nightly_runs]
+            record["nightly"]["repeats"] = [
+                {key: run.get(key) for key in ("wall_seconds", "cpu_seconds", "others_busy_share", "peak_rss_bytes")}
+                for run in nightly_runs
+            ]
         if not record["nightly"].get("success"):
             record["status"] = record["nightly"].get("status", "failed")
         record["warehouse_bytes"] = warehouse.stat().st_size if warehouse.exists() else None
@@ -1138,8 +1142,9 @@ def render_markdown(results: dict[str, Any]) -> str:
             other = (run.get("between_steps_seconds") or 0) + (run.get("teardown_seconds") or 0) + (
                 stages.get("other", {}).get("seconds") or 0)
             label = phase if phase == "build" else f"nightly ({run.get('partitions', '?')} partitions)"
-            if len(run.get("repeats_wall_seconds") or ()) > 1:
-                label += f", median of {len(run['repeats_wall_seconds'])}"
+            repeats = run.get("repeats_wall_seconds") or ()
+            if len(repeats) > 1:
+                label += f", median of {len(repeats)}: {min(repeats):.0f}-{max(repeats):.0f} s"
             lines.append(
                 f"| {size['size']} | {_rate(run.get('rows', {}).get('price_rows_total'))} | {label}{status} "
                 f"| {_seconds(run.get('wall_seconds'))} | {_seconds(run.get('startup_seconds'))} "

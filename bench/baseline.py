@@ -593,7 +593,15 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="directory of the dbt models' compiled SQL (<model>.sql): each family's models "
                              "are also timed alone, one query at a time, into in-memory tables")
     parser.add_argument("--families", type=json.loads, help='JSON {"family": ["model", ...]} for --compiled-sql')
+    parser.add_argument("--sql-only", action="store_true",
+                        help="only time the compiled SQL (bench.run runs it in its own process, so each "
+                             "side's peak memory is its own)")
     args = parser.parse_args(argv)
+    if args.sql_only:
+        if not (args.compiled_sql and args.families):
+            parser.error("--sql-only needs --compiled-sql and --families")
+        _write({"sql_alone": time_compiled_sql(args.warehouse, args.compiled_sql, args.families)}, args.result)
+        return 0
 
     started = time.perf_counter()
     inputs = load_inputs(args.warehouse, args.seeds)
@@ -616,12 +624,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     del marts, inputs
     if args.compiled_sql and args.families:
         result["sql_alone"] = time_compiled_sql(args.warehouse, args.compiled_sql, args.families)
+    _write(result, args.result)
+    return 0
+
+
+def _write(result: dict[str, Any], path: Path | None) -> None:
     text = json.dumps(result, indent=1, default=str)
-    if args.result:
-        args.result.write_text(text)
+    if path:
+        path.write_text(text)
     else:
         print(text)
-    return 0
 
 
 if __name__ == "__main__":

@@ -687,11 +687,11 @@ def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def run_baseline(
     warehouse: Path, directory: Path, timeout: float, say: Any, compiled: Path | None = None
 ) -> dict[str, Any]:
+    """The pandas baseline in its own process; then, in another, the same models' compiled SQL
+    run alone (each process's peak memory is its own)."""
     result_path = directory / "baseline.json"
     command = [sys.executable, "-m", "bench.baseline", "--warehouse", str(warehouse),
                "--seeds", str(REPO_ROOT / "dbt_project" / "seeds"), "--result", str(result_path)]
-    if compiled is not None and compiled.is_dir():
-        command += ["--compiled-sql", str(compiled), "--families", json.dumps(SQL_MART_FAMILIES)]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
     code, started, ended, sampler, cpu = run_subprocess(command, env, directory / "baseline.log", timeout)
     result: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
@@ -705,6 +705,15 @@ def run_baseline(
         result["status"] = "timeout" if code is None else "failed"
     else:
         result.setdefault("status", "ok")
+    if compiled is not None and compiled.is_dir() and code == 0:
+        sql_path = directory / "sql_alone.json"
+        command = [sys.executable, "-m", "bench.baseline", "--warehouse", str(warehouse), "--sql-only",
+                   "--compiled-sql", str(compiled), "--families", json.dumps(SQL_MART_FAMILIES),
+                   "--result", str(sql_path)]
+        code, _, _, sampler, _ = run_subprocess(command, env, directory / "sql_alone.log", timeout)
+        if code == 0 and sql_path.exists():
+            result.update(json.loads(sql_path.read_text()))
+            result["sql_alone_peak_rss_bytes"] = sampler.peak()
     say(f"  baseline: {result['status']}, pandas {result.get('compute_seconds', float('nan')):.1f} s "
         f"(+ {result.get('load_seconds', float('nan')):.1f} s reading the raw tables)")
     return result

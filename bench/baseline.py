@@ -242,8 +242,8 @@ def security_attributes(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     the curated sector_map."""
     fundamentals = inputs["fundamentals"].sort_values("as_of_date").groupby("ticker").tail(1)
     attributes = inputs["securities"].merge(fundamentals[["ticker", "sector", "industry"]], on="ticker", how="left")
-    attributes = attributes.merge(inputs["sector_map"].rename(columns={"sector": "map_sector", "industry": "map_industry"}),
-                                  on="ticker", how="left")
+    curated = inputs["sector_map"].rename(columns={"sector": "map_sector", "industry": "map_industry"})
+    attributes = attributes.merge(curated, on="ticker", how="left")
     from_fundamentals = attributes["sector"].notna()
     attributes["industry"] = attributes["industry"].where(from_fundamentals, attributes["map_industry"])
     attributes["sector"] = attributes["sector"].where(from_fundamentals, attributes["map_sector"])
@@ -255,7 +255,8 @@ def event_securities(inputs: dict[str, pd.DataFrame], sessions: pd.DataFrame, at
     listed = attributes[attributes["role"].isin(["equity", "etf"])]
     pairs = inputs["events"][["event_id", "event_date"]].merge(listed, how="cross")
     day0 = pd.merge_asof(pairs.reset_index().sort_values("event_date"),
-                         sessions.rename(columns={"session_date": "day0_date", "session_number": "day0_session_number"}),
+                         sessions.rename(columns={"session_date": "day0_date",
+                                                  "session_number": "day0_session_number"}),
                          left_on="event_date", right_on="day0_date", by="exchange",
                          direction="forward").set_index("index").reindex(pairs.index)
     pairs["day0_date"] = day0["day0_date"]
@@ -279,7 +280,7 @@ def event_security_days(securities: pd.DataFrame, returns: pd.DataFrame) -> pd.D
     days["in_estimation_sample"] = (
         days["relative_day"].between(ESTIMATION_FIRST_DAY, ESTIMATION_LAST_DAY)
         & days["simple_return"].notna() & days["benchmark_return"].notna()
-        & (days["spans_missing_session"] == False)  # noqa: E712 (null is not False)
+        & (days["spans_missing_session"] == False)  # null is not False: the SQL excludes it too
     )
     return days
 
@@ -346,7 +347,8 @@ def event_window_impact(days: pd.DataFrame, estimation: pd.DataFrame) -> pd.Data
                 "reach_back": in_window["relative_day"] - in_window["sessions_spanned"],
                 "spans": in_window["spans_missing_session"].fillna(False).astype(bool),
                 "growth": 1 + r, "expected_growth": 1 + expected, "has_expected": expected.notna(),
-                "abnormal": r - expected, "variance": np.nan if error_variance is None else error_variance, "usd": in_window["market_value_change_usd"],
+                "abnormal": r - expected, "variance": np.nan if error_variance is None else error_variance,
+                "usd": in_window["market_value_change_usd"],
             })
             aggregated = frame.groupby(["event_id", "ticker"]).agg(
                 return_days=("relative_day", "size"), last_day=("relative_day", "max"),
@@ -434,7 +436,8 @@ def residual_correlations(securities: pd.DataFrame, days: pd.DataFrame, estimati
         tickers = matrix.columns.to_numpy()
         frames.append(pd.DataFrame({
             "event_id": event_id, "first_ticker": tickers[first[keep]], "second_ticker": tickers[second[keep]],
-            "common_days": shared[keep].astype(np.int64), "residual_correlation": correlation[first[keep], second[keep]],
+            "common_days": shared[keep].astype(np.int64),
+            "residual_correlation": correlation[first[keep], second[keep]],
         }))
     columns = ["event_id", "first_ticker", "second_ticker", "common_days", "residual_correlation"]
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)

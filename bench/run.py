@@ -47,7 +47,7 @@ import time
 import traceback
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     root = Path(tempfile.mkdtemp(prefix="market-warehouse-bench-", dir=args.workdir))
     say = (lambda _line: None) if args.quiet else (lambda line: print(line, flush=True))
     say(f"Working in {root}")
@@ -185,7 +185,7 @@ def run_benchmark(args: argparse.Namespace) -> dict[str, Any]:
     results = {
         "schema_version": RESULT_SCHEMA_VERSION,
         "started_at": started.isoformat(timespec="seconds"),
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "python -m bench.run " + " ".join(_command_line_options(args)),
         "machine": machine_info(),
         "targets": dict(TARGETS),
@@ -798,6 +798,7 @@ def worker_main(argv: Sequence[str]) -> int:
 
         record["import_seconds"] = round(time.time() - process_started, 2)
         record["source_seconds_by_call"] = time_source_calls()
+        keep_definitions()
         record["refresh_started_at"] = time.time()
         result = run_refresh(args.first, args.last, progress=progress)
         record["refresh_ended_at"] = time.time()
@@ -817,6 +818,24 @@ def worker_main(argv: Sequence[str]) -> int:
             record.setdefault("bookkeeping_errors", []).append(f"{name}: {type(error).__name__}: {error}")
     args.result.write_text(json.dumps(record, indent=1, default=str))
     return 0 if record.get("success") else 1
+
+
+_DEFINITIONS: list[Any] = []
+
+
+def keep_definitions() -> None:
+    """Keeps the Definitions the run loads, so that mapping steps to stages afterwards does not load
+    them a second time (the run itself loads them exactly as without the benchmark)."""
+    import orchestration.definitions as module
+
+    load = module.defs
+
+    def defs() -> Any:
+        if not _DEFINITIONS:
+            _DEFINITIONS.append(load())
+        return _DEFINITIONS[0]
+
+    module.defs = defs
 
 
 def time_source_calls() -> dict[str, float]:
@@ -857,7 +876,7 @@ def stage_of_step(definitions: Any = None) -> dict[str, str]:
     if definitions is None:
         from orchestration.definitions import defs
 
-        definitions = defs()
+        definitions = _DEFINITIONS[0] if _DEFINITIONS else defs()
     graph = definitions.resolve_asset_graph()
     stages: dict[str, str] = {}
     for assets_def in graph.assets_defs:
@@ -984,7 +1003,7 @@ def _dbt_log_times(path: Path) -> dict[str, Any]:
             info = json.loads(line)["info"]
         except (ValueError, KeyError, TypeError):
             continue
-        moment = datetime.fromisoformat(info["ts"].replace("Z", "+00:00")).timestamp()
+        moment = datetime.fromisoformat(info["ts"]).timestamp()
         first = first if first is not None else moment
         last = moment
         message = info.get("msg", "")
@@ -1161,7 +1180,8 @@ def render_markdown(results: dict[str, Any]) -> str:
                 + " ".join(f"| {_seconds(stages.get(stage, {}).get('seconds'))}"
                            for stage in ("dbt", "checks", "reports", "publish"))
                 + f" | {_seconds(other)} | {_gib(run.get('peak_rss_bytes'))} "
-                f"| {_rate(run.get('rows', {}).get('price_rows_in_window'))} | {_rate(run.get('price_rows_per_second'))} "
+                f"| {_rate(run.get('rows', {}).get('price_rows_in_window'))} "
+                f"| {_rate(run.get('price_rows_per_second'))} "
                 f"| {_seconds(run.get('cpu_seconds'))} | {_share(run.get('others_busy_share'))} |"
             )
         if size["status"] not in ("ok",) and not size.get("build"):

@@ -25,7 +25,7 @@ SECURITY_COLUMNS = """
 
 
 class UnknownEventError(LookupError):
-    pass
+    """An event id that is not in the events seed."""
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,6 @@ Dagster definitions (DbtProject.prepare_if_dev does nothing under pytest)."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -23,22 +21,6 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     parse_dbt_project()
 
 
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    """Sets environment variables for a block and restores them, for session-scoped fixtures that
-    cannot use monkeypatch."""
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 @pytest.fixture
 def warehouse_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """An empty temporary warehouse that every setting points at."""
@@ -54,8 +36,8 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from orchestration.build import default_window, run_refresh
 
     path = tmp_path_factory.mktemp("built") / "warehouse.duckdb"
-    with environment(
-        **{settings.WAREHOUSE_PATH_ENV: str(path), settings.SOURCE_ENV: "snapshot"}
+    with settings.environment(
+        {settings.WAREHOUSE_PATH_ENV: str(path), settings.SOURCE_ENV: "snapshot"}
     ):
         result = run_refresh(*default_window("snapshot"))
     assert result.success, f"the build failed in {result.failed_steps}"

@@ -4,6 +4,8 @@ assets, dbt (through ``dbt_project/profiles.yml``) and the command-line interfac
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -64,3 +66,19 @@ def universe_path() -> Path:
 
 def source_kind() -> str:
     return os.environ.get(SOURCE_ENV) or "yfinance"
+
+
+@contextmanager
+def environment(values: Mapping[str, str]) -> Iterator[None]:
+    """Sets environment variables for a block and restores them afterwards: for settings a
+    subprocess (dbt) copies when it starts, and for session-wide test fixtures."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

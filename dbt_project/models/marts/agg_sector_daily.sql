@@ -24,10 +24,8 @@ with equity_days as (
     inner join {{ ref('dim_security') }} as securities using (ticker)
     where securities.role = 'equity'
     {%- if is_incremental() %}
-      and returns.trade_date >= {{ sector_daily_refresh_start() }}
-      {%- if var('refresh_end') %}
-      and returns.trade_date <= cast('{{ var("refresh_end") }}' as date)
-      {%- endif %}
+      and returns.trade_date >= {{ refresh_start_date() }}
+      {{ refresh_end_filter('returns.trade_date') }}
     {%- endif %}
 )
 

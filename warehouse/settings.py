@@ -17,6 +17,10 @@ SOURCE_ENV = "MARKET_WAREHOUSE_SOURCE"
 UNIVERSE_PATH_ENV = "MARKET_WAREHOUSE_UNIVERSE"
 PUBLISHED_PATH_ENV = "MARKET_WAREHOUSE_PUBLISHED_DB"
 REPORTS_DIR_ENV = "MARKET_WAREHOUSE_REPORTS_DIR"
+MEMORY_LIMIT_ENV = "MARKET_WAREHOUSE_MEMORY_LIMIT"
+# DuckDB's own default is 80% of the machine's RAM, which a large rebuild fills; past this limit it
+# spills to disk instead. dbt_project/profiles.yml reads the same variable with the same default.
+DEFAULT_MEMORY_LIMIT = "1GB"
 
 DEFAULT_WAREHOUSE_PATH = PACKAGE_DIR / "market_warehouse.duckdb"
 DEFAULT_SNAPSHOT_DIR = PACKAGE_DIR / "snapshot"
@@ -62,6 +66,11 @@ def snapshot_dir() -> Path:
 
 def universe_path() -> Path:
     return _absolute(os.environ.get(UNIVERSE_PATH_ENV) or DEFAULT_UNIVERSE_PATH)
+
+
+def memory_limit() -> str:
+    """DuckDB's memory limit for every connection that writes the warehouse (e.g. ``2GB``)."""
+    return os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
 
 
 def source_kind() -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import publish, settings
+from warehouse import publish, settings, storage
 
 CATALOG = "market_warehouse"
 
@@ -136,6 +136,28 @@ def test_publish_copies_everything_readers_use_in_an_old_storage_format(tmp_path
         assert tags.startswith("v1.0.0")
         with pytest.raises(duckdb.Error, match="read-only"):
             reader.execute("CREATE TABLE marts.c (x INTEGER)")
+    finally:
+        reader.close()
+
+
+def test_a_warehouse_already_in_the_old_format_is_published_as_its_checkpointed_bytes(
+    tmp_path: Path,
+) -> None:
+    warehouse = tmp_path / f"{CATALOG}.duckdb"
+    storage.connect(warehouse).close()  # how the warehouse is created: in the v1.0.0 format
+    writer = make_warehouse(warehouse, version=2)
+    write_version(writer, 4)  # still in the write-ahead log until the publish checkpoints
+    result = publish.publish(writer)
+    writer.close()
+
+    assert result.storage_version == "v1.0.0"
+    assert result.size_bytes == warehouse.stat().st_size  # a byte copy, not a re-encoded one
+    assert result.tables["marts.a"] == 400 and result.tables["marts.b"] == 1
+    reader = publish.open_published(result.path)
+    try:
+        assert reader.execute("SELECT version FROM marts.b").fetchall() == [(4,)]
+        assert reader.execute(
+            "SELECT count(*) FROM marts.event_impact(DATE '2024-01-03')").fetchone() == (2,)
     finally:
         reader.close()
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 
+from warehouse import settings
 from warehouse.storage.errors import (
     WarehouseCorruptError,
     WarehouseError,
@@ -20,9 +21,9 @@ from warehouse.storage.errors import (
 log = logging.getLogger(__name__)
 
 # DuckDB 2.0 creates files in a storage format DuckDB 1.x cannot open, and people query the
-# warehouse with whatever DuckDB their SQL client bundles. Creating it in the 1.4 format keeps it
-# readable by every DuckDB this project supports (pyproject: duckdb>=1.4).
-NEW_FILE_STORAGE_VERSION = "v1.4.0"
+# warehouse (its published byte copy, see warehouse/publish.py) with whatever DuckDB their SQL
+# client bundles. The v1.0.0 format is read by DuckDB 0.10 and every later version.
+NEW_FILE_STORAGE_VERSION = "v1.0.0"
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
 _LOCK_MARKERS = ("Could not set lock on file", "used by another process")
@@ -47,7 +48,11 @@ def connect(
         # a process with different configs, so long-lived connections must use the default one.
         config = {"storage_compatibility_version": NEW_FILE_STORAGE_VERSION}
         _open(path, read_only=False, config=config, deadline=deadline).close()
-    return _open(path, read_only=read_only, config={}, deadline=deadline)
+    connection = _open(path, read_only=read_only, config={}, deadline=deadline)
+    if not read_only:
+        # a setting of the database instance, not a connect() config: see above
+        connection.execute(f"SET memory_limit = '{settings.memory_limit()}'")
+    return connection
 
 
 def _open(

@@ -123,3 +123,27 @@ def test_daily_market_data_has_a_freshness_policy(definitions: dg.Definitions) -
         policy = graph.get(dg.AssetKey(["raw", table])).freshness_policy
         assert policy is not None, table
         assert policy.fail_window.to_timedelta().days == 5
+
+
+def test_the_whole_dbt_project_is_one_unpartitioned_step(definitions: dg.Definitions) -> None:
+    from orchestration.defs.dbt.assets import dbt_models
+
+    assert dbt_models.partitions_def is None  # one materialization per asset, not per trading day
+    models = {key.path[-1] for key in dbt_models.keys}
+    assert {"stg_daily_prices", "fct_daily_returns", "fct_event_impact", "agg_sector_daily"} <= models
+
+
+def test_dbt_gets_the_run_window_in_its_environment() -> None:
+    from orchestration.defs.dbt.assets import dbt_environment, run_window
+
+    nightly = run_window({"dagster/asset_partition_range_start": "2025-06-24",
+                          "dagster/asset_partition_range_end": "2025-06-30"})
+    assert dbt_environment(nightly) == {
+        "DBT_PARTIAL_PARSE_FILE_PATH": str(REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"),
+        "MARKET_WAREHOUSE_REFRESH_START": "2025-06-24",
+        "MARKET_WAREHOUSE_REFRESH_END": "2025-06-30",
+    }
+    one_day = run_window({"dagster/partition": "2025-01-27"})
+    assert one_day is not None and one_day[0] == one_day[1] == datetime(2025, 1, 27).date()
+    assert run_window({}) is None
+    assert "MARKET_WAREHOUSE_REFRESH_START" not in dbt_environment(None)

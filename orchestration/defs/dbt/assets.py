@@ -3,10 +3,11 @@ assets' keys (`raw/<table>`), so lineage runs from the source through to the mar
 become asset checks.
 
 The whole project is built by ONE `dbt build` per run: each dbt invocation starts a process and
-loads the project, a fixed cost paid once. The assets share the ingestion's trading-day partitions:
-models tagged `partitioned` are incremental and recompute only the run's window (see
-dbt_project/macros/refresh_window.sql); the others are small and rebuilt whole."""
-
+loads the project, a fixed cost paid once. Models tagged `partitioned` are incremental and
+recompute only the trading days of the run's partition range (see
+dbt_project/macros/refresh_window.sql); the others are small and rebuilt whole. The dbt assets
+themselves are not partitioned: Dagster records a materialization per asset and partition, and a
+full build over decades of trading days would write hundreds of thousands of them."""
 
 import os
 import shutil
@@ -16,10 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, dbt_assets
 
 from orchestration.defs.dbt.project import dbt_project
-from orchestration.partitions import partition_dates, trading_day_partitions
 from orchestration.resources import WarehouseResource
 from warehouse import settings
 
@@ -48,23 +53,31 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
 translator = WarehouseDbtTranslator()
 
 
-def refresh_window_environment(first_day: date, last_day: date) -> dict[str, str]:
-    """What the dbt process needs to know about the run: its window, and where partial parsing
-    keeps its state. Passed in the environment, not as --vars: changed --vars make dbt re-parse
-    the whole project."""
-    return {
-        REFRESH_START_ENV: first_day.isoformat(),
-        REFRESH_END_ENV: last_day.isoformat(),
-        PARTIAL_PARSE_FILE_ENV: str(PARTIAL_PARSE_FILE),
-    }
+def run_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+    """The trading days of the run's partitions (a range, or a single partition), from its tags;
+    None for a run without partitions."""
+    first = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
+    last = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
+    if not first or not last:
+        return None
+    return date.fromisoformat(first), date.fromisoformat(last)
+
+
+def dbt_environment(window: tuple[date, date] | None) -> dict[str, str]:
+    """What the dbt process needs to know about the run: its window (without one, incremental
+    models recompute their last few days), and where partial parsing keeps its state. Passed in
+    the environment, not as --vars: changed --vars make dbt re-parse the whole project."""
+    environment = {PARTIAL_PARSE_FILE_ENV: str(PARTIAL_PARSE_FILE)}
+    if window is not None:
+        environment[REFRESH_START_ENV] = window[0].isoformat()
+        environment[REFRESH_END_ENV] = window[1].isoformat()
+    return environment
 
 
 @dbt_assets(
     manifest=dbt_project.manifest_path,
     project=dbt_project,
     dagster_dbt_translator=translator,
-    partitions_def=trading_day_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
     name="dbt_models",
 )
@@ -74,7 +87,7 @@ def dbt_models(
     """Seeds, snapshot, staging, intermediate and marts, built and tested in one dbt invocation:
     incremental models over the run's trading days, the rest whole."""
     # the subprocess copies the environment when it starts, inside this block
-    with settings.environment(refresh_window_environment(*partition_dates(context))):
+    with settings.environment(dbt_environment(run_window(context.run.tags))):
         invocation = dbt.cli(["build"], context=context)
     yield from invocation.stream()
     keep_parse_state(invocation.target_path / PARTIAL_PARSE_FILE.name)

@@ -8,8 +8,10 @@ rendering needs no display, switches no global backend and leaves no figure open
 
 from __future__ import annotations
 
+import hashlib
 import html
 import io
+import json
 import math
 import os
 import re
@@ -253,6 +255,50 @@ def render_event_chart(event: Event, data: ChartData, *, data_source: str) -> Ev
         png = _png(figure, DPI)
         preview = _png(figure, PREVIEW_DPI)
     return EventChart(event=event, data=data, png=png, preview_png=_fewer_colors(preview))
+
+
+CACHE_DIR = ".rendered"
+# Part of every fingerprint: a change to how charts are drawn re-renders them all.
+_RENDERER_VERSION = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:16]
+
+
+def chart_fingerprint(event: Event, data: ChartData, *, data_source: str) -> str:
+    """Identifies a chart by everything it draws: the same fingerprint, the same picture."""
+    digest = hashlib.sha256()
+    for part in (
+        _RENDERER_VERSION,
+        repr(event),
+        data_source,
+        data.plotted.to_csv(index=False),
+        data.sectors.to_csv(index=False),
+        repr((data.total_usd_change_bn, data.biggest_loser, data.equities, data.with_return,
+              data.with_usd, data.notes)),
+    ):
+        digest.update(part.encode())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def rendered_event_chart(
+    event: Event, data: ChartData, *, data_source: str, reports_dir: Path
+) -> tuple[EventChart, bool]:
+    """The chart, and whether it had to be drawn: a nightly refresh rarely changes a past event,
+    and drawing takes about half a second per chart, so a chart whose fingerprint matches the one
+    kept beside ``<reports_dir>/<event_id>.png`` is read back instead."""
+    fingerprint = chart_fingerprint(event, data, data_source=data_source)
+    full = reports_dir / chart_file_name(event.event_id)
+    preview = reports_dir / CACHE_DIR / f"{event.event_id}.preview.png"
+    record = reports_dir / CACHE_DIR / f"{event.event_id}.json"
+    try:
+        if json.loads(record.read_text())["fingerprint"] == fingerprint:
+            return EventChart(event, data, full.read_bytes(), preview.read_bytes()), False
+    except (OSError, ValueError, KeyError):
+        pass  # nothing kept, or unreadable: draw it
+    chart = render_event_chart(event, data, data_source=data_source)
+    write_atomically(full, chart.png)
+    write_atomically(preview, chart.preview_png)
+    write_atomically(record, json.dumps({"fingerprint": fingerprint}).encode())
+    return chart, True
 
 
 def _png(figure: Figure, dpi: int) -> bytes:

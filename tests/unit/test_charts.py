@@ -252,7 +252,7 @@ def test_asset_writes_the_charts_and_shows_them(
 
     assert result.success
     reports_dir = tmp_path / "reports"
-    written = sorted(path.name for path in reports_dir.iterdir())
+    written = sorted(path.name for path in reports_dir.iterdir() if not path.name.startswith("."))
     assert written == [
         "deepseek_selloff.png", "index.html", "liberation_day_tariffs.png", "quiet_day.png",
         "svb_collapse.png", "tariff_pause_rally.png", "yen_carry_unwind.png",
@@ -276,3 +276,25 @@ def test_asset_writes_the_charts_and_shows_them(
     )
     assert image is not None
     decoded(base64.b64decode(image["png"]))
+
+
+def test_an_unchanged_chart_is_read_back_and_a_changed_one_redrawn(
+    marts: duckdb.DuckDBPyConnection, tmp_path: Path
+) -> None:
+    impact = reports.event_impact(marts, "deepseek_selloff")
+    securities, sectors = impact.securities.copy(), impact.sectors
+    data = charts.chart_data(securities, sectors)
+    first, drawn = charts.rendered_event_chart(DEEPSEEK, data, data_source=SOURCE, reports_dir=tmp_path)
+    assert drawn and (tmp_path / "deepseek_selloff.png").read_bytes() == first.png
+
+    again, drawn = charts.rendered_event_chart(DEEPSEEK, data, data_source=SOURCE, reports_dir=tmp_path)
+    assert not drawn
+    assert (again.png, again.preview_png) == (first.png, first.preview_png)
+
+    securities.loc[securities["ticker"] == "NVDA", "day0_usd_value_change"] = -600e9
+    changed = charts.chart_data(securities, sectors)
+    redrawn, drawn = charts.rendered_event_chart(DEEPSEEK, changed, data_source=SOURCE, reports_dir=tmp_path)
+    assert drawn and redrawn.png != first.png
+    (tmp_path / charts.CACHE_DIR / "deepseek_selloff.json").write_text("not json")
+    _, drawn = charts.rendered_event_chart(DEEPSEEK, changed, data_source=SOURCE, reports_dir=tmp_path)
+    assert drawn  # an unreadable record is no reason to fail: the chart is drawn again

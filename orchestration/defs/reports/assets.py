@@ -56,12 +56,14 @@ def event_charts(
             (event, _chart_data(connection, event.event_id))
             for event in seeded_events(connection)
         ]
-    rendered = [
-        charts.render_event_chart(event, data, data_source=data_source) for event, data in events
-    ]
-    for chart in rendered:
-        charts.write_atomically(reports_dir / chart.file_name, chart.png)
-        context.log.info(f"{chart.event.event_id}: {reports_dir / chart.file_name}")
+    rendered = []
+    for event, data in events:
+        chart, drawn = charts.rendered_event_chart(
+            event, data, data_source=data_source, reports_dir=reports_dir
+        )
+        rendered.append(chart)
+        status = "drawn" if drawn else "unchanged"
+        context.log.info(f"{event.event_id}: {reports_dir / chart.file_name} ({status})")
     index = reports_dir / INDEX_FILE
     page = charts.index_html(rendered, generated_at=datetime.now(UTC))
     charts.write_atomically(index, page.encode())

@@ -9,7 +9,8 @@ of a built warehouse (and the dbt seeds) and computes, with the definitions of t
 * the event study (``fct_event_impact``): day 0 on each exchange, the market model estimated over
   relative days [-260, -11], abnormal returns, CARs and their t-statistics for every window and
   expected-return model, day-0 USD value change, ranks;
-* the pairwise residual correlations of each event (``int_event_residual_correlations``);
+* the average pairwise residual correlation of each event and sector / industry group
+  (``int_event_residual_correlation_groups``);
 * sector daily returns (``agg_sector_daily``): cap-weighted (previous USD market value) and
   equal-weighted, market value, breadth.
 
@@ -418,29 +419,45 @@ def event_impact(securities: pd.DataFrame, days: pd.DataFrame, estimation: pd.Da
 
 
 def residual_correlations(securities: pd.DataFrame, days: pd.DataFrame, estimation: pd.DataFrame) -> pd.DataFrame:
-    """int_event_residual_correlations: every pair of equities of an event, on calendar dates."""
+    """int_event_residual_correlation_groups: per event, the correlation of the estimation residuals
+    of every pair of equities on calendar dates (pandas' pairwise-complete correlation matrix),
+    averaged over the pairs of firms both in a group: the whole event, each sector, each sector x
+    industry."""
     sample = days[days["in_estimation_sample"]].merge(
         estimation.loc[estimation["alpha"].notna(), ["event_id", "ticker", "alpha", "beta"]], on=["event_id", "ticker"])
-    equities = securities.loc[securities["role"] == "equity", ["event_id", "ticker"]]
-    sample = sample.merge(equities, on=["event_id", "ticker"])
+    equities = securities.loc[securities["role"] == "equity", ["event_id", "ticker", "sector", "industry"]]
+    equities = equities.fillna({"sector": "Unclassified", "industry": "Unclassified"})
+    sample = sample.merge(equities[["event_id", "ticker"]], on=["event_id", "ticker"])
     sample["residual"] = sample["simple_return"] - sample["alpha"] - sample["beta"] * sample["benchmark_return"]
+    keys = ["event_id", "grouping_level", "sector", "industry"]
     frames = []
     for event_id, rows in sample.groupby("event_id"):
-        matrix = rows.pivot(index="trade_date", columns="ticker", values="residual").sort_index(axis=1)
+        matrix = rows.pivot(index="trade_date", columns="ticker", values="residual")
         correlation = matrix.corr(min_periods=2).to_numpy()
-        present = matrix.notna().to_numpy(dtype=np.float64)
-        common = present.T @ present
+        firms = equities[equities["event_id"] == event_id].set_index("ticker").loc[matrix.columns]
+        sector, industry = firms["sector"].to_numpy(), firms["industry"].to_numpy()
         first, second = np.triu_indices(matrix.shape[1], k=1)
-        shared = common[first, second]
-        keep = shared > 0
-        tickers = matrix.columns.to_numpy()
-        frames.append(pd.DataFrame({
-            "event_id": event_id, "first_ticker": tickers[first[keep]], "second_ticker": tickers[second[keep]],
-            "common_days": shared[keep].astype(np.int64),
-            "residual_correlation": correlation[first[keep], second[keep]],
-        }))
-    columns = ["event_id", "first_ticker", "second_ticker", "common_days", "residual_correlation"]
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+        pairs = pd.DataFrame({
+            "sector": sector[first], "industry": industry[first], "r": correlation[first, second],
+            "same_sector": sector[first] == sector[second],
+            "same_industry": (sector[first] == sector[second]) & (industry[first] == industry[second]),
+        })
+        levels = [
+            ("all", firms.assign(sector=None, industry=None), pairs.assign(sector=None, industry=None)),
+            ("sector", firms.assign(industry=None), pairs[pairs["same_sector"]].assign(industry=None)),
+            ("sector_industry", firms, pairs[pairs["same_industry"]]),
+        ]
+        for level, level_firms, level_pairs in levels:
+            group = level_firms.groupby(["sector", "industry"], dropna=False).size().rename("firms")
+            averages = level_pairs.groupby(["sector", "industry"], dropna=False)["r"].agg(["mean", "count"])
+            frames.append(group.to_frame().join(averages).reset_index().assign(event_id=event_id, grouping_level=level))
+    columns = keys + ["firms", "avg_residual_correlation", "residual_correlation_pairs"]
+    if not frames:
+        return pd.DataFrame(columns=columns)
+    groups = pd.concat(frames, ignore_index=True).rename(
+        columns={"mean": "avg_residual_correlation", "count": "residual_correlation_pairs"})
+    groups["residual_correlation_pairs"] = groups["residual_correlation_pairs"].fillna(0).astype(np.int64)
+    return groups[columns]
 
 
 # ---------------------------------------------------------------------------- sector daily
@@ -495,7 +512,7 @@ def compute(inputs: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], d
         windows = event_window_impact(days, estimation)
         marts["fct_event_impact"] = event_impact(securities, days, estimation, windows)
     with _timed(timings, "residual_correlations"):
-        marts["int_event_residual_correlations"] = residual_correlations(securities, days, estimation)
+        marts["int_event_residual_correlation_groups"] = residual_correlations(securities, days, estimation)
     with _timed(timings, "sector_daily"):
         marts["agg_sector_daily"] = sector_daily(marts["fct_daily_returns"], attributes)
     return marts, timings
@@ -510,8 +527,8 @@ CHECKED = {
                      ["day0_return", "day0_usd_value_change", "beta_mm", "car_mm_0_0", "car_mm_m1_p1", "car_mm_m5_p5",
                       "car_mktadj_0_p5", "car_meanadj_0_p1", "bhar_mm_0_p5", "tstat_car_mm_m1_p1", "return_0_p5",
                       "usd_value_change_m5_p5", "rank_day0_usd_value_change"]),
-    "residual_correlations": ("int_event_residual_correlations", ["event_id", "first_ticker", "second_ticker"],
-                              ["common_days", "residual_correlation"]),
+    "residual_correlations": ("int_event_residual_correlation_groups", ["event_id", "grouping_level", "sector", "industry"],
+                              ["firms", "avg_residual_correlation", "residual_correlation_pairs"]),
     "sector_daily": ("agg_sector_daily", ["trade_date", "sector"],
                      ["securities_priced", "securities_counted", "cap_weighted_return", "equal_weighted_return",
                       "total_market_value_usd", "advancers", "returns_spanning_missing_session"]),
@@ -566,7 +583,8 @@ def time_compiled_sql(warehouse: Path, compiled: Path, families: dict[str, list[
     """Each model's compiled SELECT run alone on the built warehouse (its inputs are the stored
     upstream tables), into an in-memory temporary table that is then dropped: the SQL engine's
     time for the same work pandas does in memory, without dbt's table writes or its 2 threads
-    competing for the 2 cores."""
+    competing for the 2 cores. A Python model (<model>.py) is run as a full build, its result
+    copied into the temporary table."""
     import duckdb
 
     timings: dict[str, Any] = {}
@@ -575,15 +593,33 @@ def time_compiled_sql(warehouse: Path, compiled: Path, families: dict[str, list[
             seconds: dict[str, float] = {}
             for model in models:
                 path = compiled / f"{model}.sql"
-                if not path.exists():
+                python_path = compiled / f"{model}.py"
+                if not path.exists() and not python_path.exists():
                     continue
-                query = path.read_text()
                 started = time.perf_counter()
-                con.execute(f"CREATE TEMP TABLE bench_model AS {query}")
+                if path.exists():
+                    con.execute(f"CREATE TEMP TABLE bench_model AS {path.read_text()}")
+                else:
+                    con.register("bench_model_result", _run_python_model(con, python_path))
+                    con.execute("CREATE TEMP TABLE bench_model AS SELECT * FROM bench_model_result")
+                    con.unregister("bench_model_result")
                 seconds[model] = round(time.perf_counter() - started, 3)
                 con.execute("DROP TABLE bench_model")
             timings[family] = {"seconds": round(sum(seconds.values()), 3), "models": seconds}
     return timings
+
+
+def _run_python_model(con: Any, path: Path) -> Any:
+    """A dbt Python model's compiled code (the model and dbt's ref / this helpers) run as dbt-duckdb
+    runs it, as a full (not incremental) build: its result, not yet written."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    dbt = module.dbtObj(lambda table_name: con.query(f"select * from {table_name}"))
+    dbt.is_incremental = False
+    return module.model(dbt, con)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -71,7 +71,7 @@ SQL_MART_FAMILIES: dict[str, tuple[str, ...]] = {
         "int_security_attributes", "dim_security", "int_event_securities", "int_event_security_days",
         "int_event_estimation", "fct_event_window_impact", "fct_event_impact",
     ),
-    "residual_correlations": ("int_event_residual_correlations",),
+    "residual_correlations": ("int_event_residual_correlation_groups",),
     "sector_daily": ("agg_sector_daily",),
 }
 # Targets of the performance issue; sizes they apply to.
@@ -949,7 +949,9 @@ def dbt_artifacts(run_id: str | None, keep_compiled: Path | None = None) -> dict
             steps[step] = summarize_dbt_folder(folder)
             if keep_compiled is not None:
                 keep_compiled.mkdir(parents=True, exist_ok=True)
-                for compiled in (folder / "compiled").glob("*/models/*/*.sql"):
+                # *.py: the Python model of the residual correlations
+                for compiled in [*(folder / "compiled").glob("*/models/*/*.sql"),
+                                 *(folder / "compiled").glob("*/models/*/*.py")]:
                     shutil.copyfile(compiled, keep_compiled / compiled.name)
         finally:
             if not os.environ.get("BENCH_KEEP_DBT_TARGETS"):

@@ -47,47 +47,18 @@ group_measures as (
     group by grouping sets ((event_id), (event_id, sector_group), (event_id, sector_group, industry_group))
 ),
 
--- Kolari-Pynnonen needs the average pairwise residual correlation within each group
-residual_pair_correlations as (
-    select
-        pairs.event_id,
-        case when first_firm.sector_group = second_firm.sector_group
-             then first_firm.sector_group end as shared_sector,
-        case when first_firm.sector_group = second_firm.sector_group
-              and first_firm.industry_group = second_firm.industry_group
-             then first_firm.industry_group end as shared_industry,
-        pairs.residual_correlation
-    from {{ ref('int_event_residual_correlations') }} as pairs
-    inner join equities as first_firm
-        on first_firm.event_id = pairs.event_id and first_firm.ticker = pairs.first_ticker
-    inner join equities as second_firm
-        on second_firm.event_id = pairs.event_id and second_firm.ticker = pairs.second_ticker
-),
-
--- a pair belongs to a sector (industry) group only when both firms are in it
-group_residual_correlation as (
-    select
-        event_id,
-        {{ sector_grouping_level('shared_sector', 'shared_industry') }} as grouping_level,
-        shared_sector as sector,
-        shared_industry as industry,
-        avg(residual_correlation) as avg_residual_correlation,
-        count(residual_correlation) as residual_correlation_pairs
-    from residual_pair_correlations
-    group by grouping sets ((event_id), (event_id, shared_sector), (event_id, shared_sector, shared_industry))
-),
-
+-- Kolari-Pynnonen needs the average pairwise residual correlation within each group (a pair belongs
+-- to a group only when both firms are in it), from int_event_residual_correlation_groups
 with_group_correlation as (
     select
         group_measures.*,
         correlations.avg_residual_correlation,
         coalesce(correlations.residual_correlation_pairs, 0) as residual_correlation_pairs
     from group_measures
-    left join group_residual_correlation as correlations
+    left join {{ ref('int_event_residual_correlation_groups') }} as correlations
         on correlations.event_id = group_measures.event_id
         and correlations.grouping_level = group_measures.grouping_level
-        -- pairs across sectors (industries) carry a null shared key, so at those levels they match
-        -- no group: group keys below 'all' are never null (see sector_group)
+        -- sector (industry) is null above its level on both sides
         and correlations.sector is not distinct from group_measures.sector
         and correlations.industry is not distinct from group_measures.industry
 )

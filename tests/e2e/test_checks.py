@@ -88,16 +88,18 @@ def test_the_checks_report_their_findings_as_metadata(built_warehouse: Path) -> 
     warehouse = WarehouseResource(path=str(built_warehouse))
     rules = QualityRulesResource(evaluation_time=AFTER_SNAPSHOT)
 
-    moves = price_checks.large_moves(warehouse=warehouse, quality_rules=rules)
+    # invoked directly, without a run: each check judges the latest load
+    context = dg.build_asset_check_context()
+    moves = price_checks.large_moves(context, warehouse=warehouse, quality_rules=rules)
     assert (moves.passed, moves.severity) == (False, dg.AssetCheckSeverity.WARN)
     records = moves.metadata["moves"].value.records
     assert len(records) == 50
     assert moves.metadata["by_classification"].value["market_event"] > 0
 
-    assert quarantine.integrity(warehouse=warehouse, quality_rules=rules).passed
+    assert quarantine.integrity(context, warehouse=warehouse, quality_rules=rules).passed
 
     _, missing, fresh = price_checks.prices_checks
-    gaps = missing(warehouse=warehouse)
+    gaps = missing(context, warehouse=warehouse)
     assert not gaps.passed and gaps.metadata["tickers"].value == {"ENR.DE": 23}
     late = fresh(warehouse=warehouse, universe=UNIVERSE, quality_rules=rules)
     assert (late.passed, late.severity) == (False, dg.AssetCheckSeverity.WARN)

@@ -214,7 +214,7 @@ def test_thresholds_are_configurable(market: duckdb.DuckDBPyConnection) -> None:
 
 def test_market_events_aggregate_the_market_event_flags(market: duckdb.DuckDBPyConnection) -> None:
     events = market.execute(moves.DETECTED_EVENTS_SQL,
-                            {**sql_parameters(MoveRules()), "run_id": RUN}).df()
+                            {**moves.move_parameters(market, MoveRules()), "run_id": RUN}).df()
     by_scope = events.set_index(["event_date", "scope", "direction"])
     whole_market = by_scope.loc[(pd.Timestamp(D4), "market", "drop")]
     # in scope: the ten equities and ETFs; moving 5%+ down: CHIP1, CHIP2, CHIP3, SECF

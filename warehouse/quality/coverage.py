@@ -8,21 +8,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 import duckdb
 import pandas as pd
 
 from warehouse.calendars import latest_completed_session
 from warehouse.quality.rules import Check, Classification, StalenessRules, sql_parameters
-from warehouse.quality.sql import BARS, query
+from warehouse.quality.sql import BARS, Window, bars_between, bind, query
 
-_STALE_RUNS = f"""
-with bars as ({BARS}),
+# Every check below reads the bars from $bars_from on, not the whole history: a nightly run
+# recomputes what its window can have changed (findings dated from $since on), and only looks back
+# as far as that needs (see scan_parameters). With $since = $bars_from = 0001-01-01 it is the whole
+# table, as a full build has it.
+_BARS_SCANNED = bars_between("$bars_from", "date '9999-12-31'")
+
+_STALE_RUN_SPANS = f"""
+with bars as ({_BARS_SCANNED}),
 sessions as (
     select exchange, session_date,
            row_number() over (partition by exchange order by session_date) as session_number
     from raw.exchange_sessions
+),
+first_scanned as (
+    -- each exchange's first session in the scanned range: a run starting there may go on before it
+    select exchange, min(session_number) as session_number
+    from sessions
+    where session_date >= $bars_from
+    group by exchange
 ),
 on_sessions as (
     select bars.table_name, bars.ticker, bars.trade_date, bars.close, securities.exchange,
@@ -45,13 +58,28 @@ marked as (
 numbered as (
     select *, sum(starts_run) over (partition by ticker order by trade_date) as run_number
     from marked
+),
+runs as (
+    select
+        table_name, ticker, any_value(exchange) as exchange, any_value(close) as close,
+        min(trade_date) as first_date, max(trade_date) as last_date, count(*) as sessions,
+        run_number, min(session_number) as first_session_number
+    from numbered
+    group by table_name, ticker, run_number
 )
 select
-    table_name, ticker, any_value(exchange) as exchange, any_value(close) as close,
-    min(trade_date) as first_date, max(trade_date) as last_date, count(*) as sessions
-from numbered
-group by table_name, ticker, run_number
-having count(*) >= $stale_sessions
+    runs.* exclude (run_number, first_session_number),
+    -- the run may have begun before the scanned range: its first date and length are unknown
+    runs.run_number = 1 and runs.first_session_number = first_scanned.session_number
+        and $bars_from > date '0001-01-01' as may_start_earlier
+from runs
+left join first_scanned using (exchange)
+-- the runs the window can have changed: those reaching into it
+where runs.last_date >= $since
+"""
+
+_STALE_RUNS = f"""
+select * exclude (may_start_earlier) from ({_STALE_RUN_SPANS}) where sessions >= $stale_sessions
 """
 
 # A stale run is recorded under its first date, which stays put while the run grows night by night.
@@ -70,10 +98,18 @@ from ({_STALE_RUNS})
 """
 
 MISSING_SESSIONS_SQL = f"""
-with bars as ({BARS}),
+with bars as ({_BARS_SCANNED}),
+first_bars as (
+    -- each security's first bar, wherever it lies (the sessions before it are not missing): an
+    -- aggregate of two columns, cheap next to reading every bar
+    select table_name, ticker, min(trade_date) as first_date from ({BARS}) group by all
+),
 loaded as (
-    select table_name, ticker, min(trade_date) as first_date, max(trade_date) as last_date
+    -- a security without a scanned bar ended before $since: none of its sessions is in question
+    select table_name, ticker, any_value(first_bars.first_date) as first_date,
+           max(bars.trade_date) as last_date
     from bars
+    join first_bars using (table_name, ticker)
     group by all
 )
 select
@@ -91,6 +127,7 @@ join raw.securities as securities using (ticker)
 join raw.exchange_sessions as sessions
     on sessions.exchange = securities.exchange
     and sessions.session_date between loaded.first_date and loaded.last_date
+    and sessions.session_date >= $since
 where not exists (
     select 1 from bars where bars.ticker = loaded.ticker and bars.trade_date = sessions.session_date
 )
@@ -119,18 +156,47 @@ def stale_closes(
     con: duckdb.DuckDBPyConnection,
     rules: StalenessRules,
     table_name: str,
-    window: tuple[date, date],
+    window: Window,
 ) -> pd.DataFrame:
     """The runs of one raw table's unchanged closes that reach into ``window``."""
-    return _in_window(con, STALE_CLOSES_SQL, sql_parameters(rules), table_name, window)
+    parameters = {**sql_parameters(rules), **scan_parameters(con, window[0], rules)}
+    return _in_window(con, STALE_CLOSES_SQL, parameters, table_name, window)
 
 
 def missing_sessions(
-    con: duckdb.DuckDBPyConnection, table_name: str, window: tuple[date, date]
+    con: duckdb.DuckDBPyConnection, table_name: str, window: Window
 ) -> pd.DataFrame:
     """The sessions of one raw table's securities, between each one's first and last bar, that
     have no bar, dated in ``window``."""
-    return _in_window(con, MISSING_SESSIONS_SQL, {}, table_name, window)
+    return _in_window(con, MISSING_SESSIONS_SQL, scan_parameters(con, window[0]), table_name,
+                      window)
+
+
+def scan_parameters(
+    con: duckdb.DuckDBPyConnection, since: date, rules: StalenessRules | None = None
+) -> dict[str, date]:
+    """``$since`` and ``$bars_from`` of the staleness and missing-session SQL: the findings dated
+    from ``since`` on, from the bars dated from ``$bars_from`` on. The scan starts a few weeks
+    before ``since`` (more than a stale run of ``stale_sessions``) and goes back further only
+    while a stale run reaching into the window begins at the scan's start, so the findings are
+    those of the whole history at the cost of the days they need."""
+    staleness = rules or StalenessRules()
+    lookback = timedelta(days=2 * staleness.stale_sessions + 14)
+    while True:
+        bars_from = date.min if since - date.min <= lookback else since - lookback
+        parameters = {"since": since, "bars_from": bars_from}
+        if bars_from == date.min or not _may_start_earlier(con, parameters):
+            return parameters
+        lookback *= 8
+
+
+_TRUNCATED_SQL = f"select count(*) from ({_STALE_RUN_SPANS}) where may_start_earlier"
+
+
+def _may_start_earlier(con: duckdb.DuckDBPyConnection, parameters: Mapping[str, object]) -> bool:
+    """Whether a stale run reaching into the window may begin before the scanned range."""
+    (count,), = con.execute(_TRUNCATED_SQL, bind(_TRUNCATED_SQL, parameters)).fetchall()
+    return bool(count)
 
 
 def _in_window(
@@ -138,7 +204,7 @@ def _in_window(
     findings_sql: str,
     parameters: Mapping[str, object],
     table_name: str,
-    window: tuple[date, date],
+    window: Window,
 ) -> pd.DataFrame:
     sql = (f"select * exclude (table_name, last_date) from ({findings_sql}) "
            "where table_name = $table_name and last_date >= $window_start "

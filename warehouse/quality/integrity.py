@@ -17,7 +17,14 @@ import duckdb
 import pandas as pd
 
 from warehouse.quality.rules import Check, Classification, IntegrityRules, QuarantineReason
-from warehouse.quality.sql import BARS, FX_TABLE, LOAD_WINDOWS, PRICES_TABLE
+from warehouse.quality.sql import (
+    FX_TABLE,
+    LOADED_BY,
+    PRICES_TABLE,
+    bars_between,
+    load_window,
+    query,
+)
 from warehouse.storage import transaction
 from warehouse.quality.tables import (
     QUARANTINED_PRICES,
@@ -36,9 +43,12 @@ def _shown(*prices: str) -> str:
 
 
 _OHLC = _shown("open", "high", "low", "close")
+_BARS_SINCE = bars_between("$since", "date '9999-12-31'")
 
+# Every rule judges one bar, or the bars of one date (duplicate_key), so the bars of the run's
+# window ($since on) are all the quarantine needs: bars outside it are those earlier runs judged.
 QUARANTINE_SQL = f"""
-with bars as ({BARS}),
+with bars as ({_BARS_SINCE}),
 with_copies as (
     -- raw's primary key makes exact duplicates impossible, so a duplicated key shows up as the
     -- same security spelt twice ('NVDA' and 'nvda ', say) on one date
@@ -84,35 +94,28 @@ select
     null::double as daily_return,
     {_OHLC} || ': outside [low, high]; the close is kept as the reference rate, the high and low '
         || 'are stale' as reason
-from ({BARS})
+from ({_BARS_SINCE})
 where table_name = '{FX_TABLE}'
     and ({_OUTSIDE_RANGE.format(price="open")} or {_OUTSIDE_RANGE.format(price="close")})
     -- a bar impossible for another reason is quarantined, not kept
     and high >= low and least(open, high, low, close) > 0
 """
 
+# One raw table's load health, in the window the caller found (sql.load_window).
 _LOAD_HEALTH_SQL = f"""
-with bars as ({BARS}),
-quarantined_bars as (
+with quarantined_bars as (
     select table_name, ticker, trade_date,
            bool_or(reason = '{QuarantineReason.DUPLICATE_KEY}') as duplicated
     from {QUARANTINED_PRICES.qualified_name}
+    where table_name = $table_name
     group by all
 )
 select
-    windows.table_name,
-    windows.window_start,
-    windows.window_end,
-    (select count(*) from bars
-     where bars.table_name = windows.table_name
-       and bars.trade_date between windows.window_start and windows.window_end) as bars,
-    (select count(*) from quarantined_bars as q
-     where q.table_name = windows.table_name
-       and q.trade_date between windows.window_start and windows.window_end) as quarantined_bars,
-    (select count(*) from quarantined_bars as q
-     where q.table_name = windows.table_name and q.duplicated) as duplicated_keys
-from ({LOAD_WINDOWS}) as windows
-order by windows.table_name
+    (select count(*) from ({bars_between("$window_start", "$window_end")}) as bars
+     where bars.table_name = $table_name) as bars,
+    (select count(*) from quarantined_bars
+     where trade_date between $window_start and $window_end) as quarantined_bars,
+    (select count(*) from quarantined_bars where duplicated) as duplicated_keys
 """
 
 
@@ -136,20 +139,35 @@ class LoadHealth:
         return self.duplicated_keys > 0 or self.quarantined_share > rules.max_quarantined_share
 
 
-def quarantine(con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime) -> RecordStats:
-    """Recomputes ``quality.quarantined_prices`` from the raw tables in one transaction:
-    impossible bars are added, bars the source has since corrected are released."""
+def quarantine(
+    con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime, since: date = date.min
+) -> RecordStats:
+    """Recomputes ``quality.quarantined_prices`` for the bars dated from ``since`` on (a run's
+    window; the default, the whole history) in one transaction: impossible bars are added, bars
+    the source has since corrected are released. Earlier rows are kept as they are: no load
+    touched their bars."""
     with transaction(con):
         ensure_quality_tables(con)
-        return record_findings(con, QUARANTINED_PRICES, QUARANTINE_SQL, {},
-                               run_id=run_id, now=now, release_absent=True)
+        return record_findings(con, QUARANTINED_PRICES, QUARANTINE_SQL, {"since": since},
+                               run_id=run_id, now=now, release_absent=True,
+                               scope="trade_date >= $since")
 
 
-def load_health(con: duckdb.DuckDBPyConnection) -> Sequence[LoadHealth]:
-    """Per raw price table, the quarantined share of its latest load, from the stored quarantine."""
-    return [LoadHealth(*row) for row in con.execute(_LOAD_HEALTH_SQL).fetchall()]
+def load_health(
+    con: duckdb.DuckDBPyConnection, run_id: str | None = None
+) -> Sequence[LoadHealth]:
+    """Per raw price table, the quarantined share of the load a check judges (run ``run_id``'s,
+    else the latest), from the stored quarantine."""
+    health = []
+    for table_name in sorted(LOADED_BY):
+        window = load_window(con, table_name, run_id)
+        parameters = {"table_name": table_name, "window_start": window[0],
+                      "window_end": window[1]}
+        (row,) = con.execute(_LOAD_HEALTH_SQL, parameters).fetchall()
+        health.append(LoadHealth(table_name, *window, *row))
+    return health
 
 
-def fx_range_quirks_found(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """The FX bars kept despite an open or close outside [low, high]."""
-    return con.sql(f"{FX_RANGE_QUIRKS_SQL} order by trade_date, ticker").df()
+def fx_range_quirks_found(con: duckdb.DuckDBPyConnection, since: date = date.min) -> pd.DataFrame:
+    """The FX bars kept despite an open or close outside [low, high], dated from ``since`` on."""
+    return query(con, f"{FX_RANGE_QUIRKS_SQL} order by trade_date, ticker", {"since": since})

@@ -26,11 +26,13 @@ next run, when the next session can show it was a spike.
 
 from __future__ import annotations
 
+from datetime import date
+
 import duckdb
 import pandas as pd
 
 from warehouse.quality.rules import Check, Classification, MoveRules, sql_parameters
-from warehouse.quality.sql import PRICES_TABLE, load_window, query
+from warehouse.quality.sql import PRICES_TABLE, WHOLE_HISTORY, load_window, query
 
 _PCT = "printf('%+.1f%%', 100 * {})"
 _IS_LARGE = "({r} <= $drop_threshold or {r} >= $rise_threshold)"
@@ -57,7 +59,18 @@ _RETURNS = """
         lead(returns.trade_date) over by_ticker as next_trade_date
     from marts.fct_daily_returns as returns
     left join marts.dim_security as securities using (ticker)
+    -- filtered before the lag and lead: the rows from $scan_start on hold every neighbour of the
+    -- moves a run classifies (scan_start() finds how far back that is)
+    where returns.trade_date >= $scan_start
     window by_ticker as (partition by returns.ticker order by returns.trade_date)
+"""
+
+# How far back the rows of a run reach: the moves classified are those from $since on and each
+# security's last move before it (its next session is new, so it may now be a spike), and the
+# previous return of that move reaches one bar further back. previous_trade_date is the mart's own
+# lag of trade_date, so two steps back cover both, whatever gaps a security has.
+_PREVIOUS_DATE_FROM = """
+select min(previous_trade_date) from marts.fct_daily_returns where trade_date >= $start
 """
 
 CLASSIFIED_MOVES_SQL = f"""
@@ -69,6 +82,7 @@ actions as (
         product(value) filter (where action_type = 'split') as split_ratio,
         sum(value) filter (where action_type = 'dividend') as dividend
     from raw.corporate_actions
+    where action_date >= $scan_start
     group by all
 ),
 candidates as (
@@ -87,7 +101,9 @@ candidates as (
         case when simple_return < 0 then $drop_threshold else $rise_threshold end as threshold
     from returns
     left join actions using (ticker, trade_date)
-    where {_IS_LARGE.format(r="simple_return")} or {_IS_LARGE.format(r="raw_close_return")}
+    where ({_IS_LARGE.format(r="simple_return")} or {_IS_LARGE.format(r="raw_close_return")})
+        -- the moves of the window, and the last one before it, whose next session is in it
+        and (trade_date >= $since or next_trade_date >= $since)
 ),
 peers as (
     select
@@ -208,8 +224,10 @@ returns as (
            returns.market_value_change_usd, securities.sector
     from marts.fct_daily_returns as returns
     left join marts.dim_security as securities using (ticker)
-    -- indices are evidence of a shock, not holdings in it
+    -- indices are evidence of a shock, not holdings in it; the days of the window only: earlier
+    -- days keep the events earlier runs found
     where returns.role in ('equity', 'etf') and returns.simple_return is not null
+        and returns.trade_date >= $since
 ),
 members as (
     select trade_date, 'market' as scope, * exclude (trade_date, sector) from returns
@@ -256,15 +274,42 @@ group by trade_date, scope, direction
 """
 
 
+def scan_start(con: duckdb.DuckDBPyConnection, since: date) -> date:
+    """The first date of ``marts.fct_daily_returns`` the moves from ``since`` on need: the bar
+    before each security's last move before ``since`` (two steps of previous_trade_date)."""
+    if since == date.min:
+        return date.min
+    start = since
+    for _ in range(2):
+        (previous,), = con.execute(_PREVIOUS_DATE_FROM, {"start": start}).fetchall()
+        start = min(start, previous or start)
+    return start
+
+
+def move_parameters(
+    con: duckdb.DuckDBPyConnection, rules: MoveRules, since: date = date.min
+) -> dict[str, object]:
+    """The parameters of CLASSIFIED_MOVES_SQL (and DETECTED_EVENTS_SQL, with $run_id): the rules,
+    ``since`` (the first date whose moves are classified) and the scan's start."""
+    return {**sql_parameters(rules), "since": since, "scan_start": scan_start(con, since)}
+
+
 def classified_moves(
-    con: duckdb.DuckDBPyConnection, rules: MoveRules, *, latest_load_only: bool = False
+    con: duckdb.DuckDBPyConnection,
+    rules: MoveRules,
+    *,
+    latest_load_only: bool = False,
+    run_id: str | None = None,
 ) -> pd.DataFrame:
     """Every large move and explained raw close move, classified, in the columns of
     ``quality.price_anomalies`` (bookkeeping excluded). With ``latest_load_only``, only the moves
-    dated in the window of the latest price load."""
-    sql = CLASSIFIED_MOVES_SQL
-    parameters: dict[str, object] = dict(sql_parameters(rules))
+    dated in the window of the price load a check judges (run ``run_id``'s, else the latest),
+    computed from that window's days and their neighbours only."""
+    window = WHOLE_HISTORY
     if latest_load_only:
-        sql = f"select * from ({sql}) where trade_date between $window_start and $window_end"
-        parameters["window_start"], parameters["window_end"] = load_window(con, PRICES_TABLE)
-    return query(con, f"{sql} order by trade_date, ticker", parameters)
+        window = load_window(con, PRICES_TABLE, run_id)
+    sql = (f"select * from ({CLASSIFIED_MOVES_SQL}) "
+           "where trade_date between $window_start and $window_end order by trade_date, ticker")
+    parameters = {**move_parameters(con, rules, window[0]),
+                  "window_start": window[0], "window_end": window[1]}
+    return query(con, sql, parameters)

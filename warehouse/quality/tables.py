@@ -41,8 +41,9 @@ class QualityTable:
 QUARANTINED_PRICES = QualityTable(
     "quarantined_prices",
     "Raw bars kept out of the marts because their values are impossible, one row per bar and "
-    "reason. Recomputed by every refresh: a bar the source corrected is released (its row "
-    "deleted) and reaches the marts again. dbt staging excludes every bar listed here.",
+    "reason. Recomputed by every refresh for the dates it loaded (a run that loaded no prices: "
+    "every date): a bar the source corrected is released (its row deleted) and reaches the "
+    "marts again; rows of other dates are kept. dbt staging excludes every bar listed here.",
     key=("table_name", "ticker", "trade_date", "reason"),
     columns=(
         Column("table_name", "VARCHAR", "Raw table of the bar: raw.daily_prices or raw.fx_rates"),
@@ -59,8 +60,9 @@ PRICE_ANOMALIES = QualityTable(
     "price_anomalies",
     "Every flag of the price checks, with its classification, kept across runs: one row per "
     "ticker, date and check, first_seen from the first run that found it, last_seen and run_id "
-    "from the latest. A large move's classification is refreshed by every run (the next "
-    "session can turn a move into a spike).",
+    "from the latest. Every run flags the dates it loaded (a run that loaded no prices: every "
+    "date); a large move's classification is refreshed by the run that loads its next session "
+    "(which can turn a move into a spike).",
     key=("ticker", "trade_date", "check_name"),
     columns=(
         Column("ticker", "VARCHAR", "Ticker flagged"),
@@ -81,8 +83,8 @@ PRICE_ANOMALIES = QualityTable(
 DETECTED_MARKET_EVENTS = QualityTable(
     "detected_market_events",
     "Market shocks the warehouse found by itself: the days with large moves classified "
-    "market_event, aggregated over the whole market and over each sector. Rebuilt by every run "
-    "from that run's flags.",
+    "market_event, aggregated over the whole market and over each sector. Every run recomputes "
+    "the days it loaded (a run that loaded no prices: every day) from its flags.",
     key=("event_date", "scope", "direction"),
     columns=(
         Column("event_date", "DATE", "Trading date of the shock"),
@@ -140,11 +142,13 @@ def record_findings(
     run_id: str,
     now: datetime,
     release_absent: bool,
+    scope: str = "true",
 ) -> RecordStats:
     """Merges a run's findings (a SELECT of the table's columns, bookkeeping excluded) into the
     table: new ones are inserted, known ones keep first_seen and get this run's values. With
-    ``release_absent``, findings this run did not repeat are deleted. In the caller's
-    transaction."""
+    ``release_absent``, findings this run did not repeat are deleted, among the stored rows the
+    run examined: ``scope``, a condition on the table's columns (e.g. ``trade_date >= $since``;
+    the default, every row). In the caller's transaction."""
     finding_columns = [name for name in table.column_names if name not in _seen_names()]
     value_columns = [name for name in finding_columns if name not in table.key]
     same_key = " and ".join(f"stored.{name} = found.{name}" for name in table.key)
@@ -157,9 +161,9 @@ def record_findings(
             f"from _findings as found").fetchall()
         released = 0
         if release_absent:
-            (released,), = con.execute(
-                f"delete from {table.qualified_name} as stored where not exists ("
-                f"select 1 from _findings as found where {same_key})").fetchall()
+            release_sql = (f"delete from {table.qualified_name} as stored where ({scope}) "
+                           f"and not exists (select 1 from _findings as found where {same_key})")
+            (released,), = con.execute(release_sql, bind(release_sql, parameters)).fetchall()
         updates = ", ".join(f"{name} = found.{name}" for name in value_columns)
         con.execute(
             f"merge into {table.qualified_name} as stored using _findings as found on {same_key} "
@@ -179,9 +183,13 @@ def replace_rows(
     table: QualityTable,
     rows_sql: str,
     parameters: Mapping[str, object],
+    scope: str = "true",
 ) -> int:
-    """Replaces a derived table's rows with a SELECT of its columns. In the caller's transaction."""
-    con.execute(f"delete from {table.qualified_name}")
+    """Replaces the rows of a derived table that match ``scope`` (a condition on its columns, e.g.
+    ``event_date >= $since``; the default, every row) with a SELECT of its columns. In the
+    caller's transaction."""
+    delete_sql = f"delete from {table.qualified_name} where {scope}"
+    con.execute(delete_sql, bind(delete_sql, parameters))
     (inserted,), = con.execute(
         f"insert into {table.qualified_name} ({', '.join(table.column_names)}) {rows_sql}",
         bind(rows_sql, parameters),

@@ -38,6 +38,15 @@ def counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
     return {str(value): int(count) for value, count in frame[column].value_counts().items()}
 
 
+def run_id_of(context: dg.AssetCheckExecutionContext) -> str | None:
+    """The id of the run a check executes in, whose load window it judges; None when the check is
+    invoked directly (no run), which then judges the latest load."""
+    try:
+        return context.run.run_id
+    except dg.DagsterError:  # DagsterInvalidPropertyError: a directly invoked check has no run
+        return None
+
+
 def described_counts(counted: Mapping[str, int]) -> str:
     """'18 market_event, 6 idiosyncratic' (or 'none')."""
     return ", ".join(f"{count} {name}" for name, count in counted.items()) or "none"

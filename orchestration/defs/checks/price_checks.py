@@ -1,7 +1,9 @@
 """Asset checks on what the latest refresh brought: large moves on the returns mart, stale closes,
 missing and late sessions on the raw price tables, and the tickers the source could not deliver.
 
-Each evaluates the latest load's window (quality.price_anomalies keeps every earlier finding) and
+Each evaluates the window the run loaded (a check run without a load: the latest load's window),
+computed from that window's days and the look-back each rule needs, not from the whole history
+(quality.price_anomalies keeps every earlier finding), and
 fails with severity WARN: a crash is data, a gap is worth a look, neither must stop the refresh.
 Only the integrity check (quarantine.py) may stop it."""
 
@@ -17,6 +19,7 @@ from orchestration.defs.checks.metadata import (
     counts,
     described_counts,
     flagged_rows,
+    run_id_of,
 )
 from orchestration.defs.checks.resources import QualityRulesResource
 from orchestration.resources import UniverseResource, WarehouseResource
@@ -46,17 +49,21 @@ _SESSIONS_DEPS = [["raw", "exchange_sessions"], ["raw", "securities"]]
     name="large_moves",
     pool=WAREHOUSE_POOL,
     additional_deps=[SECURITIES, ["raw", "corporate_actions"]],
-    description="One-day adjusted returns at or beyond the drop and rise thresholds in the latest "
-    "load, each classified market_event, suspect_data or idiosyncratic with its evidence; moves a "
+    description="One-day adjusted returns at or beyond the drop and rise thresholds in the window "
+    "this run loaded (else the latest load's), each classified market_event, suspect_data or idiosyncratic with its evidence; moves a "
     "split or dividend explains are listed as corporate_action_move and not counted as moves. "
     "WARN: a real crash is data, not an error.",
 )
 def large_moves(
-    warehouse: WarehouseResource, quality_rules: QualityRulesResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    quality_rules: QualityRulesResource,
 ) -> dg.AssetCheckResult:
+    run_id = run_id_of(context)
     with warehouse.connect(read_only=True) as connection:
-        moves = classified_moves(connection, quality_rules.move_rules(), latest_load_only=True)
-        window = load_window(connection, PRICES_TABLE)
+        moves = classified_moves(connection, quality_rules.move_rules(), latest_load_only=True,
+                                 run_id=run_id)
+        window = load_window(connection, PRICES_TABLE, run_id)
     counted = moves[moves["check_name"] != Check.CORPORATE_ACTION_MOVE]
     by_classification = counts(counted, "classification")
     return dg.AssetCheckResult(
@@ -86,13 +93,16 @@ def _price_table_checks(
         pool=WAREHOUSE_POOL,
         additional_deps=_SESSIONS_DEPS,
         description="Securities whose close stayed the same on stale_sessions consecutive "
-        "sessions of their exchange (holidays excluded) in the latest load: a feed that stopped.",
+        "sessions of their exchange (holidays excluded), runs reaching into the window this run "
+        "loaded (else the latest load's): a feed that stopped. A run is read back to its start.",
     )
     def stale(
-        warehouse: WarehouseResource, quality_rules: QualityRulesResource
+        context: dg.AssetCheckExecutionContext,
+        warehouse: WarehouseResource,
+        quality_rules: QualityRulesResource,
     ) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as connection:
-            window = load_window(connection, table_name)
+            window = load_window(connection, table_name, run_id_of(context))
             found = stale_closes(connection, quality_rules.staleness_rules(), table_name, window)
         return _listing_result(found, f"stale close run(s) {_described_window(window)}")
 
@@ -102,11 +112,15 @@ def _price_table_checks(
         pool=WAREHOUSE_POOL,
         additional_deps=_SESSIONS_DEPS,
         description="Trading sessions of each security's exchange, between its first and last "
-        "loaded bar, that have no bar (raw.exchange_sessions; FX trades every weekday).",
+        "loaded bar, that have no bar (raw.exchange_sessions; FX trades every weekday), dated in "
+        "the window this run loaded (else the latest load's); quality.price_anomalies keeps "
+        "the earlier ones.",
     )
-    def missing(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    def missing(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
         with warehouse.connect(read_only=True) as connection:
-            window = load_window(connection, table_name)
+            window = load_window(connection, table_name, run_id_of(context))
             found = missing_sessions(connection, table_name, window)
         return _listing_result(found, f"missing session(s) {_described_window(window)}")
 
@@ -185,7 +199,7 @@ def _listing_result(found: pd.DataFrame, what: str) -> dg.AssetCheckResult:
 def _described_window(window: tuple[date, date]) -> str:
     if window == (date.min, date.max):
         return "over the whole table (no load logged)"
-    return f"in the latest load ({window[0]}..{window[1]})"
+    return f"in the load's window ({window[0]}..{window[1]})"
 
 
 def _described_lateness(result: ExchangeFreshness) -> str:

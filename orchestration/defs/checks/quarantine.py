@@ -3,7 +3,7 @@
 quarantined bars runs after it, and after its blocking integrity check."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import dagster as dg
 
@@ -14,12 +14,14 @@ from orchestration.defs.checks.metadata import (
     counts,
     described_counts,
     flagged_rows,
+    run_id_of,
     table_metadata,
 )
 from orchestration.defs.checks.resources import QualityRulesResource
 from orchestration.resources import WarehouseResource
 from warehouse.quality.integrity import LoadHealth, fx_range_quirks_found, load_health, quarantine
 from warehouse.quality.rules import IntegrityRules
+from warehouse.quality.sql import FX_TABLE, load_window, run_window
 from warehouse.quality.tables import QUARANTINED_PRICES
 from warehouse.storage.writes import utc_naive
 
@@ -41,16 +43,22 @@ def quarantined_prices(
 ) -> dg.MaterializeResult:
     """Raw bars kept out of the marts: no close, a price at or below zero, high below low, an
     equity open or close outside [low, high], negative volume, or a ticker spelt twice on one date.
-    Recomputed set-based from raw.daily_prices and raw.fx_rates by every refresh, so a bar the
-    source corrects is released. FX bars whose open or close lies outside [low, high] are a known
+    Recomputed set-based from raw.daily_prices and raw.fx_rates by every refresh for the dates
+    it loaded (all of them when the run loaded no prices), so a bar the source corrects is
+    released; earlier rows are kept. FX bars whose open or close lies outside [low, high] are a known
     Yahoo quirk and stay in (recorded as fx_range_quirk in quality.price_anomalies)."""
+    run_id = context.run.run_id
     with warehouse.connect() as connection:
-        stats = quarantine(connection, run_id=context.run.run_id,
-                           now=utc_naive(datetime.now(UTC), "now"))
+        # only the bars this run loaded can have changed: they are judged again, the rest is kept
+        since = run_window(connection, run_id)[0]
+        stats = quarantine(connection, run_id=run_id, now=utc_naive(datetime.now(UTC), "now"),
+                           since=since)
         quarantined = connection.sql(_QUARANTINED_ROWS).df()
     return dg.MaterializeResult(
         metadata={
-            "dagster/row_count": stats.found,
+            "dagster/row_count": len(quarantined),
+            "judged_since": str(since) if since > date.min else "the whole history",
+            "found": stats.found,
             "new": stats.new,
             "released": stats.released,
             "by_reason": dg.MetadataValue.json(counts(quarantined, "reason")),
@@ -66,16 +74,21 @@ def quarantined_prices(
     blocking=True,
     description="Bars with impossible values are quarantined and reported (WARN). ERROR, which "
     "stops the dbt models of the run, when the load is broken rather than carrying a bad tick: "
-    "more than max_quarantined_share of the latest load's bars quarantined, or any duplicated key.",
+    "more than max_quarantined_share of the bars this run loaded (else the latest load's) "
+    "quarantined, or any duplicated key. fx_range_quirks_kept counts the FX bars of that load.",
 )
 def integrity(
-    warehouse: WarehouseResource, quality_rules: QualityRulesResource
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    quality_rules: QualityRulesResource,
 ) -> dg.AssetCheckResult:
     rules = quality_rules.integrity_rules()
+    run_id = run_id_of(context)
     with warehouse.connect(read_only=True) as connection:
-        health = load_health(connection)
+        health = load_health(connection, run_id)
         quarantined = connection.sql(_QUARANTINED_ROWS).df()
-        fx_range_quirks = len(fx_range_quirks_found(connection))
+        fx_range_quirks = len(fx_range_quirks_found(
+            connection, since=load_window(connection, FX_TABLE, run_id)[0]))
     systemic = [table for table in health if table.is_systemic(rules)]
     by_reason = counts(quarantined, "reason")
     if systemic:

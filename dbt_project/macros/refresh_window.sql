@@ -23,3 +23,31 @@
     {%- set end = refresh_window_value('refresh_end') -%}
     {%- if end %} and {{ column }} <= cast('{{ end }}' as date){% endif -%}
 {%- endmacro %}
+
+{#- A data test's filter to the rows an incremental run rebuilt: `trade_date >= <start>` when the run
+    has a window and is not a --full-refresh, else `1=1` (the whole table is tested). Rows of tickers
+    rebuilt from before the window (see daily_chain_incremental.sql) are left to the next full run. -#}
+{% macro refresh_window_filter(column='trade_date') -%}
+    {%- set start = refresh_window_value('refresh_start') -%}
+    {%- if start and not flags.FULL_REFRESH -%}
+        {{ column }} >= cast('{{ start }}' as date)
+    {%- else -%}
+        1=1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A test's `where` config cannot call project macros (it is rendered at parse time, in the yml
+    context), so the placeholder __refresh_window__ in it is replaced here, when the test runs, by
+    refresh_window_filter(): e.g. `where: "__refresh_window__ and simple_return is not null"`.
+    Otherwise dbt's own get_where_subquery. -#}
+{% macro get_where_subquery(relation) -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where and '__refresh_window__' in where -%}
+        {%- set filtered -%}
+            (select * from {{ relation }} where {{ where | replace('__refresh_window__', refresh_window_filter()) }}) dbt_subquery
+        {%- endset -%}
+        {%- do return(filtered) -%}
+    {%- else -%}
+        {%- do return(adapter.dispatch('get_where_subquery', 'dbt')(relation)) -%}
+    {%- endif -%}
+{%- endmacro %}

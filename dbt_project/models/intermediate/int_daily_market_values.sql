@@ -1,5 +1,26 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker', 'trade_date'],
+    on_schema_change='fail',
+    tags=['partitioned'],
+    pre_hook="{{ delete_refreshed_daily_rows() }}",
+    post_hook="{{ record_loaded_at_watermark() }}",
+) }}
 -- Market value per security and trading day, in the listing currency and in USD at that day's rate.
-with priced_days as (
+-- Incremental (macros/daily_chain_incremental.sql): a run recomputes each ticker's rows from its
+-- refresh_from on; the previous-day values of the first one come from the ticker's last stored row
+-- before it (its anchor), recomputed from its stored close, rate and count as a full build would.
+with
+{%- if is_incremental() %}
+refresh_from as {{ daily_chain_refresh_from() }},
+
+anchors as (
+    {{ daily_chain_anchors(['close_price', 'usd_per_local_unit', 'shares_outstanding']) }}
+),
+{%- endif %}
+
+priced_days as (
     select
         prices.ticker,
         prices.trade_date,
@@ -11,6 +32,11 @@ with priced_days as (
     from {{ ref('stg_daily_prices') }} as prices
     inner join {{ ref('stg_securities') }} as securities using (ticker)
     left join {{ ref('int_shares_outstanding_daily') }} as shares using (ticker, trade_date)
+    {%- if is_incremental() %}
+    inner join refresh_from
+        on refresh_from.ticker = prices.ticker
+        and prices.trade_date >= refresh_from.refresh_from
+    {%- endif %}
 ),
 
 -- the latest rate on or before the trading day: FX quotes and exchange sessions do not share holidays
@@ -25,6 +51,17 @@ with_usd_rate as (
         and fx.rate_date <= priced_days.trade_date
 ),
 
+-- the rows to compute, after (incremental run) each ticker's anchor, which only feeds the lags
+sequenced as (
+    select *, true as is_recomputed
+    from with_usd_rate
+    {%- if is_incremental() %}
+    union all by name
+    select *, false as is_recomputed
+    from anchors
+    {%- endif %}
+),
+
 valued as (
     select
         *,
@@ -32,7 +69,7 @@ valued as (
         shares_outstanding * close_price * usd_per_local_unit as market_value_usd,
         lag(close_price * usd_per_local_unit) over by_ticker as previous_close_usd,
         lag(shares_outstanding * close_price * usd_per_local_unit) over by_ticker as previous_market_value_usd
-    from with_usd_rate
+    from sequenced
     window by_ticker as (partition by ticker order by trade_date)
 )
 
@@ -53,3 +90,4 @@ select
     -- days is a reporting step, not value created or destroyed by the market
     shares_outstanding * (close_price * usd_per_local_unit - previous_close_usd) as market_value_change_usd
 from valued
+where is_recomputed

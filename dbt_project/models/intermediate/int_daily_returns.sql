@@ -1,6 +1,28 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker', 'trade_date'],
+    on_schema_change='fail',
+    tags=['partitioned'],
+    pre_hook="{{ delete_refreshed_daily_rows() }}",
+    post_hook="{{ record_loaded_at_watermark() }}",
+) }}
 -- Daily returns of every priced security against its OWN previous trading row (not the previous
 -- calendar day), with the benchmark's return over exactly the same interval.
-with prices as (
+-- Incremental (macros/daily_chain_incremental.sql): a run recomputes each ticker's rows from its
+-- refresh_from to the end of the data. The first recomputed row takes its previous row (lag values)
+-- and the running index it continues from the ticker's last stored row before refresh_from (its
+-- anchor); a benchmark level dated before the benchmark's own refresh_from is read from the table.
+with
+{%- if is_incremental() %}
+refresh_from as {{ daily_chain_refresh_from() }},
+
+anchors as (
+    {{ daily_chain_anchors(['close_price', 'adjusted_close_price', 'total_return_index']) }}
+),
+{%- endif %}
+
+prices as (
     select
         prices.ticker,
         prices.trade_date,
@@ -11,6 +33,11 @@ with prices as (
         securities.benchmark_ticker
     from {{ ref('stg_daily_prices') }} as prices
     inner join {{ ref('stg_securities') }} as securities using (ticker)
+    {%- if is_incremental() %}
+    inner join refresh_from
+        on refresh_from.ticker = prices.ticker
+        and prices.trade_date >= refresh_from.refresh_from
+    {%- endif %}
 ),
 
 dividends as (
@@ -19,16 +46,30 @@ dividends as (
     where action_type = 'dividend'
 ),
 
-with_previous_row as (
-    select
-        prices.*,
-        dividends.dividend_per_share,
-        lag(prices.trade_date) over by_ticker as previous_trade_date,
-        lag(prices.close_price) over by_ticker as previous_close_price,
-        lag(prices.adjusted_close_price) over by_ticker as previous_adjusted_close_price
+-- the rows to compute, after (incremental run) each ticker's anchor, which only feeds the lags
+sequenced as (
+    select prices.*, dividends.dividend_per_share, true as is_recomputed
     from prices
     left join dividends using (ticker, trade_date)
-    window by_ticker as (partition by prices.ticker order by prices.trade_date)
+    {%- if is_incremental() %}
+    union all by name
+    select ticker, trade_date, close_price, adjusted_close_price, false as is_recomputed
+    from anchors
+    {%- endif %}
+),
+
+with_previous_row as (
+    select * exclude (is_recomputed)
+    from (
+        select
+            *,
+            lag(trade_date) over by_ticker as previous_trade_date,
+            lag(close_price) over by_ticker as previous_close_price,
+            lag(adjusted_close_price) over by_ticker as previous_adjusted_close_price
+        from sequenced
+        window by_ticker as (partition by ticker order by trade_date)
+    )
+    where is_recomputed
 ),
 
 -- A row's place in its exchange calendar; the as-of match keeps a row dated on a non-session day
@@ -64,15 +105,45 @@ with_returns as (
 ),
 
 -- Cumulative total-return index, so any interval's benchmark return is a ratio of two index levels
--- even when the security's interval covers several benchmark sessions.
+-- even when the security's interval covers several benchmark sessions. An incremental run continues
+-- each ticker's product from its anchor's level.
 with_return_index as (
     select
-        *,
-        product(1 + coalesce(simple_return, 0)) over (
-            partition by ticker order by trade_date rows between unbounded preceding and current row
+        with_returns.*,
+        {% if is_incremental() -%}
+        coalesce(anchors.total_return_index, 1) *
+        {% endif -%}
+        product(1 + coalesce(with_returns.simple_return, 0)) over (
+            partition by with_returns.ticker order by with_returns.trade_date
+            rows between unbounded preceding and current row
         ) as total_return_index
     from with_returns
+    {%- if is_incremental() %}
+    left join (select ticker, total_return_index from anchors) as anchors using (ticker)
+    {%- endif %}
 )
+
+{%- if is_incremental() %},
+
+-- Benchmark levels: the recomputed ones, and the stored ones dated before the benchmark's
+-- refresh_from (a security's interval may start before it: its previous row, or a security
+-- recomputed from further back than its benchmark).
+index_levels as (
+    select ticker, trade_date, total_return_index
+    from with_return_index
+    union all
+    select stored.ticker, stored.trade_date, stored.total_return_index
+    from {{ this }} as stored
+    inner join refresh_from
+        on refresh_from.ticker = stored.ticker
+        and stored.trade_date < refresh_from.refresh_from
+    where stored.ticker in (select benchmark_ticker from prices)
+        and stored.trade_date >= (select min(previous_trade_date) from with_return_index)
+)
+{%- set index_levels = 'index_levels' %}
+{%- else %}
+{%- set index_levels = 'with_return_index' %}
+{%- endif %}
 
 select
     security.ticker,
@@ -95,9 +166,9 @@ select
     security.benchmark_ticker,
     benchmark_now.total_return_index / benchmark_before.total_return_index - 1 as benchmark_return
 from with_return_index as security
-left join with_return_index as benchmark_now
+left join {{ index_levels }} as benchmark_now
     on benchmark_now.ticker = security.benchmark_ticker
     and benchmark_now.trade_date = security.trade_date
-left join with_return_index as benchmark_before
+left join {{ index_levels }} as benchmark_before
     on benchmark_before.ticker = security.benchmark_ticker
     and benchmark_before.trade_date = security.previous_trade_date

@@ -1,8 +1,26 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker', 'trade_date'],
+    on_schema_change='fail',
+    tags=['partitioned'],
+    pre_hook="{{ delete_refreshed_daily_rows() }}",
+    post_hook="{{ record_loaded_at_watermark() }}",
+) }}
 -- Shares outstanding of each security on each of its trading days, in listed units (ADRs) and on the
 -- CURRENT split basis: prices (yfinance closes) are back-adjusted for every split, filings report the
 -- count on the share basis of their own date, so a count dated before a split is multiplied by that
 -- split's ratio.
-with splits as (
+-- Incremental (macros/daily_chain_incremental.sql): a run recomputes each ticker's days from its
+-- refresh_from on. The counts are computed from every filing as in a full build (they are small);
+-- only the trading days are restricted. A count dated before refresh_from, or a changed fallback,
+-- moves refresh_from back to it, so the as-of match below gives the full build's rows.
+with
+{%- if is_incremental() %}
+refresh_from as {{ daily_chain_refresh_from() }},
+{%- endif %}
+
+splits as (
     select ticker, action_date, action_value as split_ratio
     from {{ ref('stg_corporate_actions') }}
     where action_type = 'split'
@@ -73,8 +91,13 @@ implied_from_market_cap as (
 ),
 
 trading_days as (
-    select ticker, trade_date
-    from {{ ref('stg_daily_prices') }}
+    select prices.ticker, prices.trade_date
+    from {{ ref('stg_daily_prices') }} as prices
+    {%- if is_incremental() %}
+    inner join refresh_from
+        on refresh_from.ticker = prices.ticker
+        and prices.trade_date >= refresh_from.refresh_from
+    {%- endif %}
 )
 
 select

@@ -1,3 +1,17 @@
+{{ config(
+    materialized='incremental',
+    incremental_strategy='delete+insert',
+    unique_key=['ticker', 'trade_date'],
+    on_schema_change='fail',
+    tags=['partitioned'],
+    pre_hook="{{ delete_refreshed_daily_rows() }}",
+    post_hook="{{ record_loaded_at_watermark() }}",
+) }}
+-- One row per security and trading day: int_daily_returns and int_daily_market_values side by side.
+-- Incremental (macros/daily_chain_incremental.sql): a run rewrites each ticker's rows from its
+-- refresh_from on, the same rows its two inputs recomputed in this run; every column comes from the
+-- inputs' row of the same day, so no older row is needed.
+-- depends_on: {{ ref('stg_daily_prices') }}
 select
     returns.ticker,
     returns.trade_date,
@@ -31,3 +45,8 @@ select
 from {{ ref('int_daily_returns') }} as returns
 inner join {{ ref('int_daily_market_values') }} as market_values using (ticker, trade_date)
 inner join {{ ref('stg_securities') }} as securities using (ticker)
+{%- if is_incremental() %}
+inner join {{ daily_chain_refresh_from() }} as refresh_from
+    on refresh_from.ticker = returns.ticker
+    and returns.trade_date >= refresh_from.refresh_from
+{%- endif %}

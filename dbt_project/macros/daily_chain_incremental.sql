@@ -4,7 +4,7 @@
 
     The rule. For every ticker a run recomputes every row dated on or after the ticker's
     `refresh_from`, up to the END of the data (total_return_index is a running product, so a change
-    moves every later row; refresh_end only bounds what a run loads). refresh_from is the earliest of:
+    moves every later row, also past the end of a backfilled range). refresh_from is the earliest of:
       - the run's window start (refresh_start_literal());
       - the earliest date of a raw row of the ticker written since the table was last built
         (raw rows carry loaded_at = time of the write that last CHANGED them; re-loading identical

@@ -1,8 +1,9 @@
-{#- The refresh window of an incremental run: the trade dates [start, end] its partition range covers.
+{#- The refresh window of an incremental run starts at the first trade date of its partition range;
+    incremental models recompute from there to the end of the data.
 
-    The orchestration passes it in the environment (MARKET_WAREHOUSE_REFRESH_START / _END, ISO dates)
+    The orchestration passes it in the environment (MARKET_WAREHOUSE_REFRESH_START, an ISO date)
     rather than as --vars, because changed --vars make dbt re-parse the whole project on every run;
-    a user running dbt by hand can pass the vars refresh_start / refresh_end instead. -#}
+    a user running dbt by hand can pass the var refresh_start instead. -#}
 {% macro refresh_window_value(name) -%}
     {{ return(var(name) or env_var('MARKET_WAREHOUSE_' ~ name | upper, '') or none) }}
 {%- endmacro %}
@@ -16,12 +17,6 @@
     {%- else -%}
         (select coalesce(max(trade_date) - {{ var('refresh_lookback_days') | int }}, date '1900-01-01') from {{ this }})
     {%- endif -%}
-{%- endmacro %}
-
-{#- `and trade_date <= <end>` when the run's window has an end, else nothing. -#}
-{% macro refresh_end_filter(column='trade_date') -%}
-    {%- set end = refresh_window_value('refresh_end') -%}
-    {%- if end %} and {{ column }} <= cast('{{ end }}' as date){% endif -%}
 {%- endmacro %}
 
 {#- A data test's filter to the rows an incremental run rebuilt: `trade_date >= <start>` when the run

@@ -98,7 +98,6 @@ def refreshed(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
     shutil.copyfile(incremental, full)
     with pytest.MonkeyPatch.context() as env:
         env.setenv("MARKET_WAREHOUSE_REFRESH_START", start.isoformat())
-        env.setenv("MARKET_WAREHOUSE_REFRESH_END", end.isoformat())
         # build: the chain's data tests run too, restricted to the window's rows (dim_security for
         # the relationships test's new ticker; the singular tests read the event tables, not rebuilt)
         run_dbt(incremental, "build", "-s", "+fct_daily_returns", "+dim_security",

@@ -141,9 +141,26 @@ def test_dbt_gets_the_run_window_in_its_environment() -> None:
     assert dbt_environment(nightly) == {
         "DBT_PARTIAL_PARSE_FILE_PATH": str(REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"),
         "MARKET_WAREHOUSE_REFRESH_START": "2025-06-24",
-        "MARKET_WAREHOUSE_REFRESH_END": "2025-06-30",
     }
     one_day = run_window({"dagster/partition": "2025-01-27"})
     assert one_day is not None and one_day[0] == one_day[1] == datetime(2025, 1, 27).date()
     assert run_window({}) is None
     assert "MARKET_WAREHOUSE_REFRESH_START" not in dbt_environment(None)
+
+
+def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None:
+    import os
+
+    from orchestration.defs.dbt.assets import prune_invocation_folders
+
+    for age in range(5):
+        folder = tmp_path / f"dbt_models-{age:07d}-abcdef0"
+        folder.mkdir()
+        (folder / "run_results.json").write_text("{}")
+        os.utime(folder, (1_000_000 - age, 1_000_000 - age))
+    (tmp_path / "partial_parse.msgpack").write_bytes(b"state")
+    deleted = prune_invocation_folders(tmp_path, keep=2)
+    assert sorted(path.name for path in deleted) == [
+        "dbt_models-0000002-abcdef0", "dbt_models-0000003-abcdef0", "dbt_models-0000004-abcdef0"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "dbt_models-0000000-abcdef0", "dbt_models-0000001-abcdef0", "partial_parse.msgpack"]

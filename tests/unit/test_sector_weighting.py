@@ -137,18 +137,21 @@ def test_single_security_sector(warehouse):
 
 
 def test_incremental_runs_recompute_only_their_window(warehouse):
-    """A late correction to both day 2 and day 3: a run for [day 3, day 3] picks up day 3 only; a
+    """A late correction to both day 2 and day 3: a run from day 3 picks up day 3 only; a
     run without a window (nightly default) recomputes the last few days, day 2 included."""
     db_path, workdir = warehouse
     before = sector_daily(db_path)
     con = duckdb.connect(str(db_path))
     try:
-        con.execute("UPDATE raw.daily_prices SET close = 60 WHERE ticker = 'BBB' AND trade_date = ?", [DAY3])
-        con.execute("UPDATE raw.daily_prices SET close = 120 WHERE ticker = 'AAA' AND trade_date = ?", [DAY2])
+        # as a load writes a changed bar: with a new loaded_at
+        con.execute("UPDATE raw.daily_prices SET close = 60, loaded_at = now() "
+                    "WHERE ticker = 'BBB' AND trade_date = ?", [DAY3])
+        con.execute("UPDATE raw.daily_prices SET close = 120, loaded_at = now() "
+                    "WHERE ticker = 'AAA' AND trade_date = ?", [DAY2])
     finally:
         con.close()
     run_dbt(db_path, *BUILD_SECTOR_DAILY, target_dir=workdir / "dbt",
-            dbt_vars={"refresh_start": DAY3.isoformat(), "refresh_end": DAY3.isoformat()})
+            dbt_vars={"refresh_start": DAY3.isoformat()})
     after = sector_daily(db_path)
     assert after[(DAY2, "Technology")] == before[(DAY2, "Technology")]
     assert after[(DAY3, "Energy")]["cap_weighted_return"] == pytest.approx(60 / 50 - 1, abs=1e-12)

@@ -3,7 +3,7 @@
     incremental_strategy='delete+insert',
     unique_key=['ticker', 'trade_date'],
     on_schema_change='fail',
-    tags=['partitioned'],
+    tags=['incremental'],
     pre_hook="{{ delete_refreshed_daily_rows() }}",
     post_hook="{{ record_loaded_at_watermark() }}",
 ) }}

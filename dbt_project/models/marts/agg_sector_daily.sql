@@ -3,12 +3,13 @@
     unique_key=['trade_date', 'sector'],
     incremental_strategy='delete+insert',
     on_schema_change='fail',
-    tags=['partitioned'],
+    tags=['incremental'],
 ) }}
 -- Per trading day and sector (equities only): cap-weighted and equal-weighted local-currency total
--- returns, total USD market value and market breadth. Incremental: a run recomputes only the days in
--- [refresh_start, refresh_end] (the orchestration's partition range) or, without them, the last
--- refresh_lookback_days days already in the table; fct_daily_returns carries each security's
+-- returns, total USD market value and market breadth. Incremental: a run recomputes the days from
+-- refresh_start (the orchestration's partition range) or, without it, from the last
+-- refresh_lookback_days days already in the table, to the end of the data: a backfilled range
+-- changes the return of the first day after it too. fct_daily_returns carries each security's
 -- previous-day value, so the window needs no look-back into older rows.
 
 with equity_days as (
@@ -25,7 +26,6 @@ with equity_days as (
     where securities.role = 'equity'
     {%- if is_incremental() %}
       and returns.trade_date >= {{ refresh_start_date() }}
-      {{ refresh_end_filter('returns.trade_date') }}
     {%- endif %}
 )
 

@@ -3,7 +3,7 @@ assets' keys (`raw/<table>`), so lineage runs from the source through to the mar
 become asset checks.
 
 The whole project is built by ONE `dbt build` per run: each dbt invocation starts a process and
-loads the project, a fixed cost paid once. Models tagged `partitioned` are incremental and
+loads the project, a fixed cost paid once. Models tagged `incremental` are incremental and
 recompute only the trading days of the run's partition range (see
 dbt_project/macros/refresh_window.sql); the others are small and rebuilt whole. The dbt assets
 themselves are not partitioned: Dagster records a materialization per asset and partition, and a
@@ -30,12 +30,14 @@ from warehouse import settings
 
 WAREHOUSE_POOL = "warehouse"
 REFRESH_START_ENV = "MARKET_WAREHOUSE_REFRESH_START"
-REFRESH_END_ENV = "MARKET_WAREHOUSE_REFRESH_END"
 # dagster-dbt gives every invocation its own target folder, where dbt writes its parse state; read
 # from (and copied back to) one fixed file, it lets each run re-parse only what changed since the
 # last one instead of the whole project.
 PARTIAL_PARSE_FILE_ENV = "DBT_PARTIAL_PARSE_FILE_PATH"
 PARTIAL_PARSE_FILE = dbt_project.manifest_path.parent / "partial_parse.msgpack"
+# Each invocation leaves its artifacts (run_results.json, compiled SQL, dbt.log) in its own folder;
+# the newest are kept for debugging, the rest deleted so nightly runs do not fill the disk.
+KEPT_INVOCATION_FOLDERS = 20
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
@@ -70,7 +72,6 @@ def dbt_environment(window: tuple[date, date] | None) -> dict[str, str]:
     environment = {PARTIAL_PARSE_FILE_ENV: str(PARTIAL_PARSE_FILE)}
     if window is not None:
         environment[REFRESH_START_ENV] = window[0].isoformat()
-        environment[REFRESH_END_ENV] = window[1].isoformat()
     return environment
 
 
@@ -91,6 +92,7 @@ def dbt_models(
         invocation = dbt.cli(["build"], context=context)
     yield from invocation.stream()
     keep_parse_state(invocation.target_path / PARTIAL_PARSE_FILE.name)
+    prune_invocation_folders(invocation.target_path.parent, keep=KEPT_INVOCATION_FOLDERS)
 
 
 def keep_parse_state(written: Path) -> None:
@@ -100,3 +102,15 @@ def keep_parse_state(written: Path) -> None:
         staged = PARTIAL_PARSE_FILE.with_suffix(".tmp")
         shutil.copyfile(written, staged)
         os.replace(staged, PARTIAL_PARSE_FILE)
+
+
+def prune_invocation_folders(target: Path, *, keep: int) -> list[Path]:
+    """Deletes all but the `keep` newest invocation folders of this asset in `target`."""
+    folders = sorted(
+        (path for path in target.glob(f"{dbt_models.op.name}-*") if path.is_dir()),
+        key=lambda path: path.stat().st_mtime,
+        reverse=True,
+    )
+    for folder in folders[keep:]:
+        shutil.rmtree(folder, ignore_errors=True)
+    return folders[keep:]

@@ -23,8 +23,8 @@ interpreter start-up, imports and loading the definitions, and its peak memory i
 parent samples the resident set of the worker and all its descendants (the dbt subprocesses) from
 /proc every 50 ms. The stage split comes from the run's step events (start and success of every
 step, through ``run_refresh``'s progress callback), each step put in a stage by its asset group:
-ingest, dbt (``dbt_models``, ``dbt_incremental_models``), checks (asset-check steps, group
-``quality``), reports, publish. Each dbt step is further split from dbt's own artifacts
+ingest, dbt (``dbt_models``: one ``dbt build`` of the whole project), checks (asset-check steps,
+group ``quality``), reports, publish. Each dbt step is further split from dbt's own artifacts
 (``dbt.log``, ``run_results.json``): start-up, parse, execution, time per model and per test.
 
 Results: ``bench/results/results.json`` (machine-readable) and ``bench/results/results.md`` (the

@@ -42,7 +42,7 @@ def test_steps_are_timed_from_their_events_and_put_in_stages() -> None:
         ("daily_prices", 2.5, "done"), ("dbt_models", 6.5, "unfinished")
     ]
     assert stage_for("daily_prices", {"ingest"}, has_checks=False) == "ingest"
-    assert stage_for("dbt_incremental_models", {"marts"}, has_checks=True) == "dbt"
+    assert stage_for("dbt_models", {"marts"}, has_checks=True) == "dbt"
     assert stage_for("published_warehouse", {"publish"}, has_checks=False) == "publish"
     assert stage_for("price_anomalies", {"quality"}, has_checks=True) == "checks"
     assert stage_for("event_charts", {"reports"}, has_checks=False) == "reports"

@@ -158,12 +158,14 @@ def model(dbt, session):
         unique_key="event_id",
     )
     residuals = dbt.ref("int_event_estimation_residuals")
-    # O(rows): one pass over the residuals
+    # O(rows): one pass over the residuals. The returns identify the residuals (alpha and beta are
+    # a function of them), and unlike the residuals they are the same to the last bit on every run.
     fingerprints = residuals.query("residuals", f"""
         select
             event_id,
             hash({COMPUTATION_VERSION}, count(*),
-                 sum(hash(ticker, trade_date, residual, sector_group, industry_group)))::varchar as input_fingerprint
+                 sum(hash(ticker, trade_date, security_return, benchmark_return,
+                          sector_group, industry_group)))::varchar as input_fingerprint
         from residuals
         group by event_id
         order by event_id

@@ -269,14 +269,20 @@ def chart_fingerprint(event: Event, data: ChartData, *, data_source: str) -> str
         _RENDERER_VERSION,
         repr(event),
         data_source,
-        data.plotted.to_csv(index=False),
-        data.sectors.to_csv(index=False),
-        repr((data.total_usd_change_bn, data.biggest_loser, data.equities, data.with_return,
-              data.with_usd, data.notes)),
+        # to 9 significant digits, far below what the chart shows: the market-model fit sums in
+        # parallel and its last bits differ from run to run
+        data.plotted.to_csv(index=False, float_format="%.9g"),
+        data.sectors.to_csv(index=False, float_format="%.9g"),
+        repr((_rounded(data.total_usd_change_bn), data.biggest_loser, data.equities,
+              data.with_return, data.with_usd, data.notes)),
     ):
         digest.update(part.encode())
         digest.update(b"\0")
     return digest.hexdigest()
+
+
+def _rounded(value: float | None) -> str:
+    return "None" if value is None else f"{value:.9g}"
 
 
 def rendered_event_chart(

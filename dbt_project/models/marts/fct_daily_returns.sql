@@ -50,3 +50,7 @@ inner join {{ daily_chain_refresh_from() }} as refresh_from
     on refresh_from.ticker = returns.ticker
     and returns.trade_date >= refresh_from.refresh_from
 {%- endif %}
+-- Stored in date order: nightly readers (the checks, agg_sector_daily, the event study's session
+-- lookups) ask for recent dates, which DuckDB then finds from each row group's min/max instead of
+-- reading the whole history.
+order by returns.trade_date, returns.ticker

@@ -79,7 +79,8 @@ TARGETS = {
     "nightly_seconds_500x10": 30.0,
     "nightly_growth_500x10_to_3000x20": 2.0,
     "build_seconds_500x10": 120.0,
-    "peak_rss_bytes": 2 * 2**30,
+    # the issue sets the memory limit on the 500 x 10 y size; other sizes' peaks are reported only
+    "peak_rss_bytes_500x10": 2 * 2**30,
     "sql_speedup_over_pandas": 5.0,
 }
 PROGRESS_LINE = re.compile(r"^\s*(?P<word>start|done|FAILED|retry|restart|skipped)\s+(?P<step>\S+)")
@@ -1097,12 +1098,12 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     checks.append(_check("nightly growth 500x10 -> 3000x20", growth,
                          TARGETS["nightly_growth_500x10_to_3000x20"], "x"))
     checks.append(_check("full build, 500x10", build_small, TARGETS["build_seconds_500x10"], "s"))
+    for phase in ("build", "nightly"):
+        run = by_size.get("500x10", {}).get(phase) or {}
+        if run.get("peak_rss_bytes"):
+            checks.append(_check(f"peak memory, {phase} 500x10", run["peak_rss_bytes"],
+                                 TARGETS["peak_rss_bytes_500x10"], "bytes"))
     for name, size in by_size.items():
-        for phase in ("build", "nightly"):
-            run = size.get(phase) or {}
-            if run.get("peak_rss_bytes"):
-                checks.append(_check(f"peak memory, {phase} {name}", run["peak_rss_bytes"],
-                                     TARGETS["peak_rss_bytes"], "bytes"))
         speedup = (size.get("baseline") or {}).get("comparison", {}).get("all", {}).get("speedup")
         if speedup is not None:
             checks.append(_check(f"SQL vs pandas on the marts, {name}", speedup,

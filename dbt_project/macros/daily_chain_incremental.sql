@@ -29,6 +29,19 @@
     model runs, in the same transaction: delete+insert by itself only replaces keys the new rows
     have, and would keep a bar that vanished from staging (quarantined, deleted). -#}
 
+{#- The configuration every model of the chain shares: call it first thing in the model. -#}
+{% macro daily_chain_config() -%}
+    {{ config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key=['ticker', 'trade_date'],
+        on_schema_change='fail',
+        tags=['incremental'],
+        pre_hook="{{ delete_refreshed_daily_rows() }}",
+        post_hook="{{ record_loaded_at_watermark() }}",
+    ) }}
+{%- endmacro %}
+
 {#- Whole-history marker: compares before every date. -#}
 {% macro whole_history() -%} date '-infinity' {%- endmacro %}
 

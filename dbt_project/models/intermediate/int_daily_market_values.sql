@@ -1,12 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['ticker', 'trade_date'],
-    on_schema_change='fail',
-    tags=['incremental'],
-    pre_hook="{{ delete_refreshed_daily_rows() }}",
-    post_hook="{{ record_loaded_at_watermark() }}",
-) }}
+{{ daily_chain_config() }}
 -- Market value per security and trading day, in the listing currency and in USD at that day's rate.
 -- Incremental (macros/daily_chain_incremental.sql): a run recomputes each ticker's rows from its
 -- refresh_from on; the previous-day values of the first one come from the ticker's last stored row

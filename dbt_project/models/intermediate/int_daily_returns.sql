@@ -1,12 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['ticker', 'trade_date'],
-    on_schema_change='fail',
-    tags=['incremental'],
-    pre_hook="{{ delete_refreshed_daily_rows() }}",
-    post_hook="{{ record_loaded_at_watermark() }}",
-) }}
+{{ daily_chain_config() }}
 -- Daily returns of every priced security against its OWN previous trading row (not the previous
 -- calendar day), with the benchmark's return over exactly the same interval.
 -- Incremental (macros/daily_chain_incremental.sql): a run recomputes each ticker's rows from its

@@ -1,12 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['ticker', 'trade_date'],
-    on_schema_change='fail',
-    tags=['incremental'],
-    pre_hook="{{ delete_refreshed_daily_rows() }}",
-    post_hook="{{ record_loaded_at_watermark() }}",
-) }}
+{{ daily_chain_config() }}
 -- Shares outstanding of each security on each of its trading days, in listed units (ADRs) and on the
 -- CURRENT split basis: prices (yfinance closes) are back-adjusted for every split, filings report the
 -- count on the share basis of their own date, so a count dated before a split is multiplied by that

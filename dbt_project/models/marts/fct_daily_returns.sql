@@ -1,12 +1,4 @@
-{{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
-    unique_key=['ticker', 'trade_date'],
-    on_schema_change='fail',
-    tags=['incremental'],
-    pre_hook="{{ delete_refreshed_daily_rows() }}",
-    post_hook="{{ record_loaded_at_watermark() }}",
-) }}
+{{ daily_chain_config() }}
 -- One row per security and trading day: int_daily_returns and int_daily_market_values side by side.
 -- Incremental (macros/daily_chain_incremental.sql): a run rewrites each ticker's rows from its
 -- refresh_from on, the same rows its two inputs recomputed in this run; every column comes from the

@@ -46,6 +46,7 @@ import threading
 import time
 import traceback
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -1040,20 +1041,15 @@ def machine_info() -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "memory_bytes": _memory_total(),
     }
-    try:
-        with open("/proc/cpuinfo") as handle:
-            names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
+    with suppress(OSError), open("/proc/cpuinfo") as handle:
+        names = [line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")]
         if names:
             info["cpu"] = names[0]
-    except OSError:
-        pass
     from importlib.metadata import PackageNotFoundError, version
 
     for package in ("duckdb", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "pandas", "numpy"):
-        try:
+        with suppress(PackageNotFoundError):
             info[package] = version(package)
-        except PackageNotFoundError:
-            pass
     try:
         info["git_commit"] = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
@@ -1070,13 +1066,10 @@ def machine_info() -> dict[str, Any]:
 
 
 def _memory_total() -> int | None:
-    try:
-        with open("/proc/meminfo") as handle:
-            for line in handle:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
+    with suppress(OSError), open("/proc/meminfo") as handle:
+        for line in handle:
+            if line.startswith("MemTotal:"):
+                return int(line.split()[1]) * 1024
     return None
 
 

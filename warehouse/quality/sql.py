@@ -15,25 +15,11 @@ FX_TABLE = "raw.fx_rates"
 # The Dagster asset key each raw table is loaded by, as raw.load_log spells it.
 LOADED_BY = {PRICES_TABLE: "raw/daily_prices", FX_TABLE: "raw/fx_rates"}
 
-# Every raw bar, prices and currency quotes alike, under one set of column names so each rule is
-# written once. FX bars have no adj_close and no volume.
-BARS = f"""
-    select '{PRICES_TABLE}' as table_name, ticker, trade_date, open, high, low, close, adj_close,
-           volume
-    from {PRICES_TABLE}
-    union all
-    select '{FX_TABLE}', ticker, rate_date, open, high, low, close, null, null
-    from {FX_TABLE}
-"""
-
-# A run's window of trade dates, inclusive; WHOLE_HISTORY when nothing narrows it.
-Window = tuple[date, date]
-WHOLE_HISTORY: Window = (date.min, date.max)
-
-
 def bars_between(start: str, end: str) -> str:
-    """BARS dated between two SQL expressions (parameters such as ``$window_start``), filtered in
-    each branch, before any window function or join, so a nightly run reads days, not years."""
+    """Every raw bar, prices and currency quotes alike, under one set of column names so each rule
+    is written once (FX bars have no adj_close and no volume), dated between two SQL expressions
+    (parameters such as ``$window_start``). The dates are filtered in each branch, before any
+    window function or join, so a nightly run reads days, not years."""
     return f"""
     select '{PRICES_TABLE}' as table_name, ticker, trade_date, open, high, low, close, adj_close,
            volume
@@ -44,6 +30,13 @@ def bars_between(start: str, end: str) -> str:
     from {FX_TABLE}
     where rate_date between {start} and {end}
 """
+
+
+BARS = bars_between("date '0001-01-01'", "date '9999-12-31'")
+
+# A run's window of trade dates, inclusive; WHOLE_HISTORY when nothing narrows it.
+Window = tuple[date, date]
+WHOLE_HISTORY: Window = (date.min, date.max)
 
 # The trading window of each raw price table's load that a check judges: the load(s) of run $run_id
 # when that run loaded the table (the nightly run judges what it brought), else the latest load (a

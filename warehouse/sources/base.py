@@ -18,8 +18,24 @@ from warehouse.universe import Security
 
 
 class SourceError(RuntimeError):
-    """The source as a whole cannot deliver: unreachable, still failing after retries, an
-    unusable response, or more tickers failed than the load tolerates."""
+    """The source as a whole cannot deliver. Raise one of the subclasses: they tell the
+    orchestration whether a retry can help (see orchestration/retries.py)."""
+
+
+class SourceUnavailableError(SourceError):
+    """Transient: the source is unreachable, timing out or rate limiting, still after the source's
+    own retries. Retrying the step later can succeed."""
+
+
+class SourceDataError(SourceError):
+    """Permanent: the source answered with data or files that cannot be used (a bad snapshot
+    header, an unparsable file, an unusable response), or more tickers failed than the load
+    tolerates. Retrying cannot fix it."""
+
+
+class NoDataError(SourceError):
+    """Permanent: the source has no data for the requested dates (a window in the future, or
+    outside a replayed snapshot). Retrying cannot fix it."""
 
 
 @dataclass(frozen=True)
@@ -71,15 +87,20 @@ class MarketDataSource(Protocol):
 
 
 def check_failure_budget(
-    requested: int, failures: Sequence[TickerFailure], max_failed_share: float
+    requested: int,
+    failures: Sequence[TickerFailure],
+    max_failed_share: float,
+    *,
+    error: type[SourceError] = SourceDataError,
 ) -> None:
-    """Raises SourceError, listing every failed ticker and why, when more than ``max_failed_share``
-    of the ``requested`` tickers failed."""
+    """Raises ``error``, listing every failed ticker and why, when more than ``max_failed_share``
+    of the ``requested`` tickers failed. Permanent by default (a replay lacks those tickers);
+    a live source passes SourceUnavailableError when its gaps are mostly throttling."""
     failed_tickers = {failure.ticker for failure in failures}
     if requested == 0 or len(failed_tickers) / requested <= max_failed_share:
         return
     details = "; ".join(f"{failure.ticker}: {failure.reason}" for failure in failures)
-    raise SourceError(
+    raise error(
         f"{len(failed_tickers)} of {requested} tickers failed, more than the allowed "
         f"{max_failed_share:.0%}: {details}"
     )

@@ -1,8 +1,8 @@
 """Pure translation of yfinance 1.x responses into raw-table frames (see ``schema``).
 
 Nothing here talks to the network, so every yfinance shape can be tested with hand-built frames.
-Whole responses that make no sense raise ``SourceError``; a per-ticker response that carries no
-usable data raises ``UnusableResponse``, which the source records as that ticker's failure.
+Whole responses that make no sense raise ``SourceDataError``; a per-ticker response that carries
+no usable data raises ``UnusableResponse``, which the source records as that ticker's failure.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from warehouse.calendars import exchange_timezone
-from warehouse.sources.base import FetchResult, PriceBatch, SourceError, TickerFailure
+from warehouse.sources.base import FetchResult, PriceBatch, SourceDataError, TickerFailure
 from warehouse.sources.schema import (
     COLUMNS,
     FLOAT,
@@ -171,11 +171,11 @@ def _long_frame(raw: object, tickers: Sequence[str]) -> pd.DataFrame:
     """One row per (ticker, timestamp) whatever the download's column layout: MultiIndex grouped by
     column (the default) or by ticker, or flat columns (one ticker, multi_level_index=False)."""
     if not isinstance(raw, pd.DataFrame):
-        raise SourceError(f"yfinance download returned a {type(raw).__name__}, not a DataFrame")
+        raise SourceDataError(f"yfinance download returned a {type(raw).__name__}, not a DataFrame")
     if raw.index.empty or raw.columns.empty:
         return pd.DataFrame(columns=["ticker", "timestamp", "Close"])
     if not isinstance(raw.index, pd.DatetimeIndex):
-        raise SourceError(f"yfinance download has a {type(raw.index).__name__} index, not dates")
+        raise SourceDataError(f"yfinance download has a {type(raw.index).__name__} index, not dates")
     if isinstance(raw.columns, pd.MultiIndex):
         long = raw.stack(level=_ticker_level(raw.columns)).rename_axis(["timestamp", "ticker"])
     elif "Close" not in raw.columns:
@@ -185,7 +185,7 @@ def _long_frame(raw: object, tickers: Sequence[str]) -> pd.DataFrame:
             raw.rename_axis("timestamp").assign(ticker=tickers[0]).set_index("ticker", append=True)
         )
     else:
-        raise SourceError(
+        raise SourceDataError(
             f"yfinance download has flat columns {list(raw.columns)} for {len(tickers)} tickers; "
             "cannot tell which ticker a column belongs to"
         )
@@ -203,8 +203,8 @@ def _ticker_level(columns: pd.MultiIndex) -> int:
     raise _no_close_column(columns)
 
 
-def _no_close_column(columns: pd.Index) -> SourceError:
-    return SourceError(
+def _no_close_column(columns: pd.Index) -> SourceDataError:
+    return SourceDataError(
         f"yfinance download has no 'Close' column; columns were {list(columns)[:10]}"
     )
 

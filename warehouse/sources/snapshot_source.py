@@ -26,7 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from warehouse.sources.base import FetchResult, PriceBatch, SourceError, TickerFailure
+from warehouse.sources.base import FetchResult, PriceBatch, SourceDataError, TickerFailure
 from warehouse.sources.schema import conform, empty_frame, with_fx_currencies
 from warehouse.universe import Security
 
@@ -118,7 +118,7 @@ class SnapshotSource:
     def __init__(self, directory: Path) -> None:
         self.directory = Path(directory).expanduser().resolve()
         if not self.directory.is_dir():
-            raise SourceError(f"snapshot directory {self.directory} does not exist")
+            raise SourceDataError(f"snapshot directory {self.directory} does not exist")
         for snapshot_file in FILES:
             _check_header(self.directory / snapshot_file.name, snapshot_file)
 
@@ -214,14 +214,14 @@ def _join_notes(share_class: pd.Series, split_basis: pd.Series) -> pd.Series:
 
 
 def _check_header(path: Path, snapshot_file: SnapshotFile) -> list[str]:
-    """The columns to read; raises SourceError naming the file when it or a column is missing."""
+    """The columns to read; raises SourceDataError naming the file when it or a column is missing."""
     if not path.is_file():
-        raise SourceError(f"snapshot file {path} does not exist")
+        raise SourceDataError(f"snapshot file {path} does not exist")
     with path.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle), [])
     missing = [column for column in snapshot_file.columns if column not in header]
     if missing:
-        raise SourceError(f"snapshot file {path} lacks column(s) {missing}; its header is {header}")
+        raise SourceDataError(f"snapshot file {path} lacks column(s) {missing}; its header is {header}")
     return [
         column
         for column in (*snapshot_file.columns, *snapshot_file.optional_columns)
@@ -251,7 +251,7 @@ def _parse(path: Path, file_name: str, mtime_ns: int, size: int) -> _Table:
             ),
         )
     except (pa.ArrowInvalid, OSError) as error:
-        raise SourceError(f"snapshot file {path} cannot be parsed: {error}") from error
+        raise SourceDataError(f"snapshot file {path} cannot be parsed: {error}") from error
     frame = table.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get, date_as_object=False)
     frame[snapshot_file.date_column] = frame[snapshot_file.date_column].astype("datetime64[us]")
     coverage = frame.groupby("ticker")[snapshot_file.date_column].agg(first="min", last="max")

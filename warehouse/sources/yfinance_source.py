@@ -21,7 +21,9 @@ import pandas as pd
 from warehouse.sources.base import (
     FetchResult,
     PriceBatch,
+    NoDataError,
     SourceError,
+    SourceUnavailableError,
     TickerFailure,
     check_failure_budget,
 )
@@ -63,9 +65,10 @@ class YFinanceConfig:
 class YFinanceSource:
     """Batched price/FX downloads and per-ticker company facts, with retries and backoff.
 
-    Prices and FX fail as a whole (SourceError) when more than ``max_failed_share`` of the tickers
-    return nothing; company facts only record per-ticker failures, because Yahoo lacks them for
-    many listings. Any call still failing after ``max_retries`` retries is a SourceError."""
+    Prices and FX fail as a whole (SourceUnavailableError) when more than ``max_failed_share`` of
+    the tickers return nothing; company facts only record per-ticker failures, because Yahoo lacks
+    them for many listings. Any call still failing after ``max_retries`` retries is a
+    SourceUnavailableError; a window starting after today is a NoDataError, at once."""
 
     name = "yfinance"
 
@@ -76,11 +79,13 @@ class YFinanceSource:
         yf_module: Any = None,
         sleep: Callable[[float], None] = time.sleep,
         jitter: Callable[[], float] = random.random,
+        today: Callable[[], date] = date.today,
     ) -> None:
         self.config = config or YFinanceConfig()
         self._yf = yf_module if yf_module is not None else _import_yfinance()
         self._sleep = sleep
         self._jitter = jitter
+        self._today = today
         # Network errors of requests and curl_cffi (yfinance's HTTP backends) derive from OSError,
         # as do the builtin TimeoutError and ConnectionError.
         self._transient_errors: tuple[type[BaseException], ...] = (
@@ -89,13 +94,20 @@ class YFinanceSource:
         )
 
     def fetch_prices(self, securities: Sequence[Security], start: date, end: date) -> PriceBatch:
+        _check_not_future(start, self._today())
         chunks = self._chunks(securities)
         batches = [
             normalize_price_download(self._download(chunk, start, end), chunk, start, end)
             for chunk in chunks
         ]
         failures = [failure for batch in batches for failure in batch.failures]
-        check_failure_budget(sum(map(len, chunks)), failures, self.config.max_failed_share)
+        check_failure_budget(
+            sum(map(len, chunks)),
+            failures,
+            self.config.max_failed_share,
+            # download() reports throttled tickers as empty, so mass gaps are usually throttling
+            error=SourceUnavailableError,
+        )
         return PriceBatch(
             _concat([batch.prices for batch in batches], "daily_prices"),
             _concat([batch.actions for batch in batches], "corporate_actions"),
@@ -103,13 +115,20 @@ class YFinanceSource:
         )
 
     def fetch_fx(self, pairs: Sequence[Security], start: date, end: date) -> FetchResult:
+        _check_not_future(start, self._today())
         chunks = self._chunks(pairs)
         results = [
             normalize_fx_download(self._download(chunk, start, end), chunk, start, end)
             for chunk in chunks
         ]
         failures = [failure for result in results for failure in result.failures]
-        check_failure_budget(sum(map(len, chunks)), failures, self.config.max_failed_share)
+        check_failure_budget(
+            sum(map(len, chunks)),
+            failures,
+            self.config.max_failed_share,
+            # download() reports throttled tickers as empty, so mass gaps are usually throttling
+            error=SourceUnavailableError,
+        )
         return FetchResult(_concat([result.frame for result in results], "fx_rates"), failures)
 
     def fetch_fundamentals(self, securities: Sequence[Security], as_of: date) -> FetchResult:
@@ -208,7 +227,7 @@ class YFinanceSource:
         retry_result: Callable[[T], bool] = lambda _: False,
     ) -> T:
         """Runs ``call``, retrying rate limits and network errors with exponential backoff and
-        jitter; raises SourceError when the last retry fails too."""
+        jitter; raises SourceUnavailableError when the last retry fails too."""
         attempts = self.config.max_retries + 1
         for attempt in range(1, attempts):
             try:
@@ -222,7 +241,7 @@ class YFinanceSource:
         try:
             return call()
         except self._transient_errors as error:
-            raise SourceError(
+            raise SourceUnavailableError(
                 f"yfinance {what} still failing after {attempts} attempts: {_describe_error(error)}"
             ) from error
 
@@ -231,6 +250,16 @@ class YFinanceSource:
         delay = self.config.backoff_base_seconds * 2 ** (attempt - 1) * (1 + self._jitter() / 2)
         log.warning("yfinance %s: %s; retry %d in %.1f s", what, cause, attempt, delay)
         self._sleep(delay)
+
+
+def _check_not_future(start: date, today: date) -> None:
+    """Yahoo has no bars after today: a window starting later is answered at once, not after
+    minutes of retrying empty downloads as if they were rate limits."""
+    if start > today:
+        raise NoDataError(
+            f"no market data exists yet for a window starting {start} (today is {today}): "
+            "choose dates up to today"
+        )
 
 
 def _import_yfinance() -> ModuleType:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 NEW_FILE_STORAGE_VERSION = "v1.0.0"
 
 _LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.+?) \(PID (?P<pid>\d+)\)")
+_LOCKED_FILE = re.compile(r'Could not set lock on file "(?P<path>[^"]+)"')
 _LOCK_MARKERS = ("Could not set lock on file", "used by another process")
 _VERSION_MARKERS = ("trying to read a database file with", "written with a storage version")
 _CORRUPT_MARKERS = ("not a valid duckdb database file", "corrupt", "could not read enough bytes")
@@ -71,17 +72,31 @@ def _open(
                 raise unreadable from error
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                holder = _LOCK_HOLDER.search(message)
-                raise WarehouseLockedError(
-                    path,
-                    pid=int(holder["pid"]) if holder else None,
-                    program=holder["program"] if holder else None,
-                    waited=time.monotonic() - started,
-                ) from error
+                raise _locked(path, message, waited=time.monotonic() - started) from error
             if delay == _FIRST_RETRY_SECONDS:
                 log.warning("%s is locked by another process; waiting up to %.0fs", path, remaining)
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, _MAX_RETRY_SECONDS)
+
+
+def locked_error(error: BaseException) -> WarehouseLockedError | None:
+    """The project's error for DuckDB's own "Could not set lock" error (raised by a connect
+    outside ``connect``, e.g. dbt's), naming the holder's program and PID; None for other errors."""
+    message = str(error)
+    if isinstance(error, WarehouseLockedError) or not any(m in message for m in _LOCK_MARKERS):
+        return None
+    quoted = _LOCKED_FILE.search(message)
+    return _locked(Path(quoted["path"]) if quoted else None, message, waited=0.0)
+
+
+def _locked(path: Path | None, message: str, *, waited: float) -> WarehouseLockedError:
+    holder = _LOCK_HOLDER.search(message)
+    return WarehouseLockedError(
+        path or Path("(the warehouse)"),
+        pid=int(holder["pid"]) if holder else None,
+        program=holder["program"] if holder else None,
+        waited=waited,
+    )
 
 
 def _unreadable_file_error(path: Path, message: str) -> WarehouseError | None:

@@ -89,14 +89,19 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
     return con
 
 
-@pytest.fixture(scope="module")
-def market() -> Iterator[duckdb.DuckDBPyConnection]:
+def _with_marts(market: dict[str, Listing]) -> duckdb.DuckDBPyConnection:
     con = _warehouse()
     con.execute("create schema marts")
-    for name, frame in zip(("fct_daily_returns", "dim_security"), _marts(MARKET), strict=True):
+    for name, frame in zip(("fct_daily_returns", "dim_security"), _marts(market), strict=True):
         con.register("frame", frame)
         con.execute(f"create table marts.{name} as select * from frame")
         con.unregister("frame")
+    return con
+
+
+@pytest.fixture(scope="module")
+def market() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = _with_marts(MARKET)
     splits = pd.DataFrame({"ticker": ["SPLIT", "SPLITB"], "action_date": [D3, D3],
                            "action_type": "split", "value": 4.0})
     storage.upsert(con, "corporate_actions", splits, run_id=RUN, source="test")
@@ -174,6 +179,34 @@ def test_a_spike_that_reverts_is_suspect_data_on_both_days(
     assert (spike.check_name, spike.classification) == ("large_rise", "suspect_data")
     assert "gave back 100% of it on 2025-01-24" in spike.reason
     assert (back.check_name, back.classification) == ("large_drop", "suspect_data")
+
+
+def test_peers_an_order_of_magnitude_smaller_do_not_make_a_market_event() -> None:
+    # a 100x tick that reverts, on a day two Software peers and the benchmark rose 5-6%
+    software = ("equity", "Technology", "Software", "^IDX")
+    con = _with_marts({
+        "^IDX": Listing("index", None, None, None, (100, 100, 106, 106, 106, 106)),  # D2 +6%
+        "TICK": Listing(*software, (150, 150, 15_000, 150, 150, 150)),  # D2 +9,900%
+        "PEER1": Listing(*software, (50, 50, 53, 53, 53, 53)),  # D2 +6%
+        "PEER2": Listing(*software, (20, 20, 21, 21, 21, 21)),  # D2 +5%
+        "FAN": Listing(*software, (10, 10, 11.2, 11.2, 11.2, 11.2)),  # D2 +12%: 2x its peers
+    })
+    try:
+        flags = _flags(con)
+        spike, back = flags[("TICK", D2)], flags[("TICK", D3)]
+        assert spike.daily_return == pytest.approx(99.0)
+        assert (spike.check_name, spike.classification) == ("large_rise", "suspect_data")
+        assert "gave back 100% of it on 2025-01-24" in spike.reason
+        assert (back.check_name, back.classification) == ("large_drop", "suspect_data")
+        # a move within peer_move_ratio of its peers' stays their market event
+        assert flags[("FAN", D2)].classification == "market_event"
+        assert "3 Software peers moved with it: TICK +9900.0%, PEER1 +6.0%" in flags[
+            ("FAN", D2)].reason
+        # the ratio is a rule: at 200x, 9,900% is within the benchmark's 6% again
+        assert _flags(con, MoveRules(peer_move_ratio=2000))[("TICK", D2)].classification == (
+            "market_event")
+    finally:
+        con.close()
 
 
 @pytest.mark.parametrize("ticker", ["SPLIT", "SPLITB"])
@@ -298,6 +331,46 @@ def test_impossible_bars_are_quarantined_and_fx_range_quirks_are_kept() -> None:
     quirks = integrity.fx_range_quirks_found(con)
     assert quirks[["ticker", "trade_date"]].values.tolist() == [["JPY=X", pd.Timestamp(D0)]]
     assert quirks["check_name"].item() == "fx_range_quirk"
+
+
+def test_a_one_day_spike_no_market_makes_is_quarantined() -> None:
+    con = _warehouse()
+    closes = {
+        "TICK": (150, 150, 15_000, 150, 151, 150),  # D2: 100x both neighbours, then back
+        "DIP": (150, 150, 150, 1.5, 150, 150),  # D3: a hundredth of both neighbours
+        "WHIPSAW": (10, 10, 16, 10, 10, 10),  # D2 +60% and back: suspect_data, stays in
+        "JUMP": (10, 10, 40, 41, 40, 40),  # D2 4x and it stays: no spike
+        "SPLIT": (400, 400, 400, 100, 400, 100),  # 4-for-1 on D3, a bad D4 tick in between
+        "LAST": (10, 10, 10, 10, 10, 1000),  # D5 has no next bar yet: judged by the next run
+    }
+    storage.upsert(con, "daily_prices", _prices(*(
+        _bar(ticker, day, close, close, close, close)
+        for ticker, series in closes.items() for day, close in zip(SESSIONS, series, strict=True)
+    )), run_id=RUN, source="test")
+    storage.upsert(con, "corporate_actions", pd.DataFrame(
+        {"ticker": ["SPLIT"], "action_date": [D3], "action_type": "split", "value": 4.0}),
+        run_id=RUN, source="test")
+    integrity.quarantine(con, run_id=RUN, now=NOW)
+    spikes = con.sql("select ticker, trade_date, detail from quality.quarantined_prices "
+                     "where reason = 'suspect_spike' order by ticker").fetchall()
+    # SPLIT's D4 is 4x both neighbours, but its next bar's date has no split: it is a spike
+    assert [(ticker, day) for ticker, day, _ in spikes] == [("DIP", D3), ("SPLIT", D4),
+                                                             ("TICK", D2)]
+    assert spikes[2][2] == ("price 15000 between 150 on 2025-01-22 and 150 on 2025-01-24: "
+                            "100.0x off both, a one-day spike")
+    assert "100.0x off both" in spikes[0][2]
+    # the window's bars only need their neighbours: judged from D3 on, the same D3 and D4 spikes
+    integrity.quarantine(con, run_id="run-2", now=NOW, since=D3)
+    assert con.sql("select ticker, trade_date, run_id from quality.quarantined_prices "
+                   "order by ticker").fetchall() == [("DIP", D3, "run-2"), ("SPLIT", D4, "run-2"),
+                                                     ("TICK", D2, RUN)]
+    # the factor is a rule: above 100x, none of these is a spike; at 1.5x, WHIPSAW is one
+    integrity.quarantine(con, run_id=RUN, now=NOW, rules=IntegrityRules(spike_factor=101))
+    assert con.sql("select count(*) from quality.quarantined_prices").fetchall() == [(0,)]
+    integrity.quarantine(con, run_id=RUN, now=NOW, rules=IntegrityRules(spike_factor=1.5))
+    assert {ticker for ticker, *_ in _quarantined(con)} == {"TICK", "DIP", "WHIPSAW", "SPLIT"}
+    with pytest.raises(ValueError, match="spike_factor"):
+        IntegrityRules(spike_factor=1)
 
 
 def test_a_corrected_bar_is_released_and_a_known_one_keeps_first_seen() -> None:

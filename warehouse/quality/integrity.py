@@ -16,6 +16,7 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
+from warehouse.quality.bar_rules import OHLC, bar_problems, outside_range
 from warehouse.quality.rules import Check, Classification, IntegrityRules, QuarantineReason
 from warehouse.quality.sql import (
     FX_TABLE,
@@ -33,20 +34,15 @@ from warehouse.quality.tables import (
     record_findings,
 )
 
-_OUTSIDE_RANGE = "({price} > high or {price} < low)"
-
-
-def _shown(*prices: str) -> str:
-    """SQL text showing prices to eight significant digits, e.g. 'open 142.62, high null'."""
-    parts = [f"'{price} ' || coalesce(printf('%.8g', {price}), 'null')" for price in prices]
-    return " || ', ' || ".join(parts)
-
-
-_OHLC = _shown("open", "high", "low", "close")
 _BARS_SINCE = bars_between("$since", "date '9999-12-31'")
+# A spike is a one-day thing: neighbours further than this from the bar do not make one.
+_SPIKE_NEIGHBOUR_DAYS = 31
+_NEIGHBOURS = bars_between(f"cast($since as date) - {_SPIKE_NEIGHBOUR_DAYS}",
+                           "date '9999-12-31'")
 
-# Every rule judges one bar, or the bars of one date (duplicate_key), so the bars of the run's
-# window ($since on) are all the quarantine needs: bars outside it are those earlier runs judged.
+# Every rule judges one bar, or the bars of one date (duplicate_key), or one bar against its two
+# neighbours (suspect_spike), so the bars of the run's window ($since on), and for the spikes a
+# few weeks before it, are all the quarantine needs: bars outside it are those earlier runs judged.
 QUARANTINE_SQL = f"""
 with bars as ({_BARS_SINCE}),
 with_copies as (
@@ -55,32 +51,53 @@ with_copies as (
     select *, count(*) over (partition by table_name, upper(trim(ticker)), trade_date) as copies
     from bars
 ),
+priced as (
+    select table_name, ticker, trade_date, coalesce(adj_close, close) as price
+    from ({_NEIGHBOURS})
+    where coalesce(adj_close, close) > 0
+),
+with_neighbours as (
+    select bar.*, before.trade_date as previous_date, before.price as previous_price,
+           after.trade_date as next_date, after.price as next_price
+    from priced as bar
+    asof join priced as before
+        on before.table_name = bar.table_name and before.ticker = bar.ticker
+        and before.trade_date < bar.trade_date
+    asof join priced as after
+        on after.table_name = bar.table_name and after.ticker = bar.ticker
+        and after.trade_date > bar.trade_date
+    where bar.trade_date >= $since
+        and bar.trade_date - before.trade_date <= {_SPIKE_NEIGHBOUR_DAYS}
+        and after.trade_date - bar.trade_date <= {_SPIKE_NEIGHBOUR_DAYS}
+),
+-- the bar is $spike_factor times above (or below) BOTH neighbours: the price jumped and came back
+-- the next session. No market does that; a decimal slip or a unit change does. A split on the
+-- bar's date or the next one moves an unadjusted close without reverting, but is excluded anyway.
+spikes as (
+    select *
+    from with_neighbours as spike
+    where (price >= $spike_factor * greatest(previous_price, next_price)
+           or price * $spike_factor <= least(previous_price, next_price))
+        and not exists (
+            select 1 from raw.corporate_actions as actions
+            where actions.ticker = spike.ticker and actions.action_type = 'split'
+                and actions.action_date in (spike.trade_date, spike.next_date)
+        )
+),
 problems as (
-    select *, '{QuarantineReason.MISSING_CLOSE}' as reason, 'close is null' as detail
-    from with_copies where close is null
-    union all
-    select *, '{QuarantineReason.NON_POSITIVE_PRICE}',
-           {_shown("open", "high", "low", "close", "adj_close")}
-    from with_copies where least(open, high, low, close, adj_close) <= 0
-    union all
-    select *, '{QuarantineReason.HIGH_BELOW_LOW}', {_OHLC}
-    from with_copies where high < low
-    union all
-    select *, '{QuarantineReason.OPEN_OUTSIDE_RANGE}', {_OHLC}
-    from with_copies
-    where table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price="open")}
-    union all
-    select *, '{QuarantineReason.CLOSE_OUTSIDE_RANGE}', {_OHLC}
-    from with_copies
-    where table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price="close")}
-    union all
-    select *, '{QuarantineReason.NEGATIVE_VOLUME}', 'volume ' || volume
-    from with_copies where volume < 0
+    select table_name, ticker, trade_date, reason, detail from ({bar_problems("with_copies")})
     union all
     -- the row spelt as the universe spells tickers is kept; every other spelling is quarantined
-    select *, '{QuarantineReason.DUPLICATE_KEY}',
+    select table_name, ticker, trade_date, '{QuarantineReason.DUPLICATE_KEY}',
            printf('%d rows for %s on this date', copies, upper(trim(ticker)))
     from with_copies where copies > 1 and ticker <> upper(trim(ticker))
+    union all
+    select table_name, ticker, trade_date, '{QuarantineReason.SUSPECT_SPIKE}', printf(
+        'price %.8g between %.8g on %s and %.8g on %s: %.1fx off both, a one-day spike',
+        price, previous_price, previous_date, next_price, next_date,
+        greatest(least(price / previous_price, price / next_price),
+                 least(previous_price / price, next_price / price)))
+    from spikes
 )
 select table_name, ticker, trade_date, reason, detail from problems
 """
@@ -92,11 +109,11 @@ select
     '{Check.FX_RANGE_QUIRK}' as check_name,
     '{Classification.SOURCE_QUIRK}' as classification,
     null::double as daily_return,
-    {_OHLC} || ': outside [low, high]; the close is kept as the reference rate, the high and low '
+    {OHLC} || ': outside [low, high]; the close is kept as the reference rate, the high and low '
         || 'are stale' as reason
 from ({_BARS_SINCE})
 where table_name = '{FX_TABLE}'
-    and ({_OUTSIDE_RANGE.format(price="open")} or {_OUTSIDE_RANGE.format(price="close")})
+    and ({outside_range("open")} or {outside_range("close")})
     -- a bar impossible for another reason is quarantined, not kept
     and high >= low and least(open, high, low, close) > 0
 """
@@ -140,15 +157,21 @@ class LoadHealth:
 
 
 def quarantine(
-    con: duckdb.DuckDBPyConnection, *, run_id: str, now: datetime, since: date = date.min
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    now: datetime,
+    since: date = date.min,
+    rules: IntegrityRules = IntegrityRules(),
 ) -> RecordStats:
     """Recomputes ``quality.quarantined_prices`` for the bars dated from ``since`` on (a run's
-    window; the default, the whole history) in one transaction: impossible bars are added, bars
-    the source has since corrected are released. Earlier rows are kept as they are: no load
-    touched their bars."""
+    window; the default, the whole history) in one transaction: impossible bars and one-day
+    spikes are added, bars the source has since corrected are released. Earlier rows are kept as
+    they are: no load touched their bars."""
     with transaction(con):
         ensure_quality_tables(con)
-        return record_findings(con, QUARANTINED_PRICES, QUARANTINE_SQL, {"since": since},
+        return record_findings(con, QUARANTINED_PRICES, QUARANTINE_SQL,
+                               {"since": since, "spike_factor": rules.spike_factor},
                                run_id=run_id, now=now, release_absent=True,
                                scope="trade_date >= $since")
 

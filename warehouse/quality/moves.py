@@ -11,7 +11,8 @@ drop or rise threshold. Each is classified by the first rule that holds:
    ``adjustment_gap``: close and adj_close cannot both be right.
 3. market_event: the security's benchmark moved at least ``benchmark_min_move`` the same way over
    the same interval; or at least ``min_peers`` equities of its industry, or of its sector, moved
-   the same way by at least ``peer_move_share`` of the threshold. An index is the market it
+   the same way by at least ``peer_move_share`` of the threshold. A benchmark or peer move more
+   than ``peer_move_ratio`` times smaller than the security's explains nothing. An index is the market it
    measures: its own large move is a market event.
 4. suspect_data, a spike: the next session gives back at least ``reversal_share`` of the move, or
    the move gives back that share of a large move the session before (both days of a spike are
@@ -125,6 +126,8 @@ peers as (
         and (peer.industry = candidates.industry or peer.sector = candidates.sector)
         and sign(peer.simple_return) = sign(candidates.simple_return)
         and abs(peer.simple_return) >= $peer_move_share * abs(candidates.threshold)
+        -- a move an order of magnitude beyond the peer's is not the peer's market
+        and abs(candidates.simple_return) <= $peer_move_ratio * abs(peer.simple_return)
     where candidates.adjusted_is_large
     group by all
 ),
@@ -145,7 +148,7 @@ evidence as (
         abs(coalesce(simple_return, 0) - move_without_actions) > $adjustment_gap
             as adjustment_disagrees,
         sign(benchmark_return) = sign(move) and abs(benchmark_return) >= $benchmark_min_move
-            as benchmark_moved,
+            and abs(move) <= $peer_move_ratio * abs(benchmark_return) as benchmark_moved,
         coalesce(peers.industry_peers, 0) >= $min_peers as industry_moved,
         coalesce(peers.sector_peers, 0) >= $min_peers as sector_moved
     from candidates

@@ -40,7 +40,8 @@ class QualityTable:
 
 QUARANTINED_PRICES = QualityTable(
     "quarantined_prices",
-    "Raw bars kept out of the marts because their values are impossible, one row per bar and "
+    "Raw bars kept out of the marts because their values are impossible, or a one-day spike no "
+    "market makes, one row per bar and "
     "reason. Recomputed by every refresh for the dates it loaded (a run that loaded no prices: "
     "every date): a bar the source corrected is released (its row deleted) and reaches the "
     "marts again; rows of other dates are kept. dbt staging excludes every bar listed here.",
@@ -50,7 +51,8 @@ QUARANTINED_PRICES = QualityTable(
         Column("ticker", "VARCHAR", "Ticker of the bar, as stored in the raw table"),
         Column("trade_date", "DATE", "Trading date of the bar (rate_date for raw.fx_rates)"),
         Column("reason", "VARCHAR", "missing_close, non_positive_price, high_below_low, "
-               "open_outside_range, close_outside_range, negative_volume or duplicate_key"),
+               "open_outside_range, close_outside_range, negative_volume, duplicate_key or "
+               "suspect_spike (spike_factor times off both neighbouring bars)"),
         Column("detail", "VARCHAR", "The offending values"),
         *_SEEN,
     ),

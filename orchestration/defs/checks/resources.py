@@ -35,6 +35,11 @@ class QualityRulesResource(dg.ConfigurableResource):
         description="A peer moves with a flagged security when its return reaches this share of "
         "the threshold, the same way.",
     )
+    peer_move_ratio: float = Field(
+        default=MoveRules.peer_move_ratio,
+        description="A benchmark or peer move more than this many times smaller than the "
+        "security's does not make it a market event.",
+    )
     reversal_share: float = Field(
         default=MoveRules.reversal_share,
         description="suspect_data when the next session gives back this share of the move.",
@@ -47,6 +52,11 @@ class QualityRulesResource(dg.ConfigurableResource):
         default=IntegrityRules.max_quarantined_share,
         description="The integrity check fails ERROR (and blocks dbt) when more than this share "
         "of the latest load's bars is quarantined.",
+    )
+    spike_factor: float = Field(
+        default=IntegrityRules.spike_factor,
+        description="A bar this many times above or below both its neighbours is quarantined "
+        "as suspect_spike (kept out of the marts).",
     )
     stale_sessions: int = Field(
         default=StalenessRules.stale_sessions,
@@ -65,12 +75,14 @@ class QualityRulesResource(dg.ConfigurableResource):
             benchmark_min_move=self.benchmark_min_move,
             min_peers=self.min_peers,
             peer_move_share=self.peer_move_share,
+            peer_move_ratio=self.peer_move_ratio,
             reversal_share=self.reversal_share,
             adjustment_gap=self.adjustment_gap,
         )
 
     def integrity_rules(self) -> IntegrityRules:
-        return IntegrityRules(max_quarantined_share=self.max_quarantined_share)
+        return IntegrityRules(max_quarantined_share=self.max_quarantined_share,
+                              spike_factor=self.spike_factor)
 
     def staleness_rules(self) -> StalenessRules:
         return StalenessRules(stale_sessions=self.stale_sessions)

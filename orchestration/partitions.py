@@ -5,9 +5,15 @@ partition holds each exchange's session of that local date (or none on its holid
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import date, datetime
 
 import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
 
 HISTORY_START_ENV = "MARKET_WAREHOUSE_HISTORY_START"
 DEFAULT_HISTORY_START = "2023-01-02"
@@ -43,4 +49,17 @@ def partition_dates(context: dg.AssetExecutionContext) -> tuple[date, date]:
     return (
         datetime.strptime(key_range.start, PARTITION_DATE_FORMAT).date(),
         datetime.strptime(key_range.end, PARTITION_DATE_FORMAT).date(),
+    )
+
+
+def run_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
+    """The trading dates a run covers, from its tags (a partition range, or one partition); None
+    for a run without partitions. Unpartitioned steps of a partitioned run read it here."""
+    start = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
+    end = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
+    if not start or not end:
+        return None
+    return (
+        datetime.strptime(start, PARTITION_DATE_FORMAT).date(),
+        datetime.strptime(end, PARTITION_DATE_FORMAT).date(),
     )

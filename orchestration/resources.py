@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -13,7 +14,7 @@ import duckdb
 from pydantic import Field
 
 from warehouse import settings, storage
-from warehouse.sources import MarketDataSource, make_source
+from warehouse.sources import MarketDataSource, SnapshotSource, make_source
 from warehouse.universe import Universe, load_universe
 
 
@@ -77,18 +78,12 @@ class MarketDataResource(dg.ConfigurableResource):
         default=0.2,
         description="Fail the load when more than this share of the requested tickers fails.",
     )
-    step_retries: int = Field(
-        default=3,
-        description="Times an ingestion step is retried after the source stays unavailable or the "
-        "warehouse stays locked (never after bad data: retrying cannot fix it).",
-    )
-    step_retry_base_seconds: float = Field(
-        default=60.0, description="Wait before the first step retry; doubles each time, with jitter."
-    )
 
-    def step_retry_delay(self, retry_number: int, jitter: float) -> float:
-        """Exponential backoff with +/-50% jitter, so a crowd of retries does not hit Yahoo at once."""
-        return self.step_retry_base_seconds * (2**retry_number) * (0.5 + jitter)
+    def coverage(self) -> tuple[date, date] | None:
+        """First and last day a replayed snapshot holds; None for a live source."""
+        if self.source == "snapshot":
+            return SnapshotSource(Path(self.snapshot_dir)).coverage()
+        return None
 
     def build(self) -> MarketDataSource:
         if self.source == "snapshot":

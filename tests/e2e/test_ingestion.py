@@ -11,8 +11,9 @@ import pytest
 
 from orchestration.defs.ingest import assets as ingest
 from orchestration.resources import MarketDataResource, UniverseResource, WarehouseResource
+from orchestration.retries import STEP_RETRIES_ENV, STEP_RETRY_BASE_SECONDS_ENV
 from warehouse import settings, storage
-from warehouse.sources.base import PriceBatch, SourceError
+from warehouse.sources.base import PriceBatch, SourceError, SourceUnavailableError
 
 PRICE_ASSETS = [ingest.securities, ingest.daily_prices, ingest.fx_rates]
 ALL_INGEST_ASSETS = [
@@ -26,8 +27,12 @@ ALL_INGEST_ASSETS = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _no_step_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(STEP_RETRIES_ENV, "0")
+
+
 def _resources(path: Path, **market_data: object) -> dict[str, object]:
-    market_data = {"step_retries": 0, **market_data}
     return {
         "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=1),
         "universe": UniverseResource(path=str(settings.DEFAULT_UNIVERSE_PATH)),
@@ -288,7 +293,7 @@ def test_only_errors_a_retry_can_fix_are_retried(tmp_path: Path, monkeypatch) ->
 
             def fetch_fx(self, pairs, start, end):
                 calls.append("fx")
-                raise SourceError("Yahoo answered 429 Too Many Requests after 5 retries")
+                raise SourceUnavailableError("Yahoo answered 429 Too Many Requests after 5 retries")
 
             def fetch_prices(self, securities, start, end):
                 calls.append("prices")
@@ -297,21 +302,13 @@ def test_only_errors_a_retry_can_fix_are_retried(tmp_path: Path, monkeypatch) ->
         return Flaky()
 
     monkeypatch.setattr(MarketDataResource, "build", flaky_source)
-    result = _materialize(
-        PRICE_ASSETS, path, "2025-01-27", "2025-01-27", step_retries=2, step_retry_base_seconds=0
-    )
+    monkeypatch.setenv(STEP_RETRIES_ENV, "2")
+    monkeypatch.setenv(STEP_RETRY_BASE_SECONDS_ENV, "0")
+    result = _materialize(PRICE_ASSETS, path, "2025-01-27", "2025-01-27")
     assert not result.success
     assert calls.count("fx") == 3, "two retries after the first attempt"
     assert calls.count("prices") == 1, "bad data is not retried"
     assert "nonsense" in _failure_messages(result)
-
-
-def test_step_retry_backoff_grows_exponentially() -> None:
-    market_data = MarketDataResource(step_retry_base_seconds=60)
-    delays = [market_data.step_retry_delay(attempt, jitter=0.5) for attempt in range(3)]
-    assert delays == [60, 120, 240]
-    assert market_data.step_retry_delay(0, jitter=0.0) == 30
-    assert market_data.step_retry_delay(0, jitter=1.0) == 90
 
 
 def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) -> None:

@@ -3,9 +3,7 @@
 Every write is one transaction per run (all partitions of a backfill, or the nightly trailing
 window), so a failure part-way leaves the warehouse as it was."""
 
-
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -13,21 +11,26 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.metadata import column_schema, load_metadata, preview
-from orchestration.partitions import history_start, partition_dates, trading_day_partitions
+from orchestration.partitions import (
+    history_start,
+    partition_dates,
+    run_window,
+    trading_day_partitions,
+)
 from orchestration.resources import MarketDataResource, UniverseResource, WarehouseResource
+from orchestration.retries import retry_transient_errors
 from warehouse import storage
 from warehouse.calendars import sessions_frame
 from warehouse.loading import securities_trading_between
 from warehouse.sources import MarketDataSource, check_failure_budget
-from warehouse.sources.base import FetchResult, SourceError, TickerFailure
+from warehouse.sources.base import FetchResult, TickerFailure
 from warehouse.universe import Security, universe_frame
 
 GROUP = "ingest"
 KINDS = {"python", "duckdb"}
 WAREHOUSE_POOL = "warehouse"
-# Worth retrying the step for: the source stayed unavailable through its own retries, or another
-# process held the warehouse. Bad data and bad configuration fail at once.
-TRANSIENT_ERRORS = (SourceError, storage.WarehouseLockedError)
+OWNERS = ["team:market-data"]
+TAGS = {"layer": "raw"}
 # Loaded every weekday evening: Friday's load is three days old on Monday evening, a long weekend
 # makes it four; five days without a load means the nightly refresh is not running.
 DAILY_MARKET_DATA_FRESHNESS = dg.FreshnessPolicy.time_window(
@@ -53,6 +56,24 @@ def _raw_spec(
         partitions_def=trading_day_partitions if partitioned else None,
         freshness_policy=DAILY_MARKET_DATA_FRESHNESS if partitioned else None,
         metadata=_table_metadata(table),
+        owners=OWNERS,
+        tags=TAGS,
+        # A window after a replayed snapshot's last day loads nothing (see nothing_to_load).
+        skippable=partitioned,
+    )
+
+
+def nothing_to_load(window: tuple[date, date], coverage: tuple[date, date] | None) -> str | None:
+    """Why a run over ``window`` has nothing to load from a source covering ``coverage`` (a
+    replayed snapshot; None for a live source), or None when it has.
+
+    A window wholly after the snapshot's last day is not an error: offline, the nightly schedule
+    asks for today, and the right answer is a successful run that changes nothing."""
+    if coverage is None or window[0] <= coverage[1]:
+        return None
+    return (
+        f"Nothing new to load: the snapshot's last day is {coverage[1]}, the run asks for "
+        f"{window[0]}..{window[1]}; the warehouse is left as it was."
     )
 
 
@@ -77,19 +98,13 @@ def _ingest(
     """Fetches, refuses a load that lost too much of the universe, then writes every table and
     the load log in one transaction."""
     started_at = datetime.now(timezone.utc)
-    try:
+    with retry_transient_errors(context):
         source = market_data.build()
         fetched = fetch(source)
         check_failure_budget(len(requested), fetched.failures, max_failed_share)
         for failure in fetched.failures:
             context.log.warning(f"{failure.ticker}: {failure.reason}")
         report = _write_load(context, warehouse, source.name, window, requested, fetched, started_at)
-    except TRANSIENT_ERRORS as error:
-        if context.retry_number >= market_data.step_retries:
-            raise
-        delay = market_data.step_retry_delay(context.retry_number, random.random())
-        context.log.warning(f"{error}; retrying the step in {delay:.0f} s")
-        raise dg.RetryRequested(max_retries=market_data.step_retries, seconds_to_wait=delay) from error
     return report, fetched
 
 
@@ -126,27 +141,55 @@ def _write_reference(
     source: str,
 ) -> storage.WriteStats:
     """Reference data is written whole, in one transaction."""
-    with warehouse.connect() as connection, storage.transaction(connection):
+    with (
+        retry_transient_errors(context),
+        warehouse.connect() as connection,
+        storage.transaction(connection),
+    ):
         return storage.replace_reference_rows(
             connection, table, frame, run_id=context.run.run_id, source=source
         )
+
+
+def _skip_reason(context: dg.AssetExecutionContext, market_data: MarketDataResource) -> str | None:
+    """Why this run has nothing to load (see nothing_to_load), logged once per step."""
+    window = run_window(context.run.tags)
+    if window is None:
+        return None
+    with retry_transient_errors(context):
+        reason = nothing_to_load(window, market_data.coverage())
+    if reason is not None:
+        context.log.warning(reason)
+    return reason
 
 
 @dg.asset(
     key=["raw", "securities"],
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
+    tags=TAGS,
     pool=WAREHOUSE_POOL,
     metadata=_table_metadata("securities"),
+    # The first step of every run: in a run with nothing to load it yields nothing, and Dagster
+    # skips every step downstream (all of them: prices, dbt, checks, publish), so the warehouse,
+    # its published copy and the check history stay as they were. Reference data is not
+    # rewritten either, since exchange_sessions would otherwise grow with today's date.
+    output_required=False,
 )
 def securities(
-    context: dg.AssetExecutionContext, universe: UniverseResource, warehouse: WarehouseResource
-) -> dg.MaterializeResult:
+    context: dg.AssetExecutionContext,
+    universe: UniverseResource,
+    market_data: MarketDataResource,
+    warehouse: WarehouseResource,
+) -> Iterator[dg.MaterializeResult]:
     """The universe file (tickers, exchange, currency, role, benchmark), validated and written to
     `raw.securities`: the list every other asset loads."""
+    if _skip_reason(context, market_data) is not None:
+        return
     frame = universe_frame(universe.load())
     stats = _write_reference(context, warehouse, "securities", frame, source="universe")
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "securities": len(frame),
             "by_role": dg.MetadataValue.json(frame["role"].value_counts().to_dict()),
@@ -161,6 +204,8 @@ def securities(
     deps=[securities],
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
+    tags=TAGS,
     pool=WAREHOUSE_POOL,
     metadata=_table_metadata("exchange_sessions"),
 )
@@ -210,6 +255,8 @@ def daily_prices(
     warehouse: WarehouseResource,
 ):
     """Prices and corporate actions of every equity, ETF and index trading in the run's window."""
+    if _skip_reason(context, market_data) is not None:
+        return
     window = partition_dates(context)
     requested = securities_trading_between(universe.load().priced_securities(), *window)
 
@@ -238,20 +285,25 @@ def daily_prices(
     deps=[securities],
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
+    tags=TAGS,
     partitions_def=trading_day_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     freshness_policy=DAILY_MARKET_DATA_FRESHNESS,
     pool=WAREHOUSE_POOL,
     metadata=_table_metadata("fx_rates"),
+    output_required=False,  # nothing to load after a replayed snapshot's last day
 )
 def fx_rates(
     context: dg.AssetExecutionContext,
     universe: UniverseResource,
     market_data: MarketDataResource,
     warehouse: WarehouseResource,
-) -> dg.MaterializeResult:
+) -> Iterator[dg.MaterializeResult]:
     """Daily FX quotes for every non-USD currency of the universe (e.g. JPY=X yen per dollar,
     EURUSD=X dollars per euro), used to put every market value in USD."""
+    if _skip_reason(context, market_data) is not None:
+        return
     window = partition_dates(context)
     requested = securities_trading_between(universe.load().fx_pairs(), *window)
 
@@ -268,7 +320,7 @@ def fx_rates(
         fetch=fetch,
         max_failed_share=market_data.max_failed_share,
     )
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata=load_metadata(report, "fx_rates", fetched.tables["fx_rates"], date_column="rate_date")
     )
 
@@ -287,6 +339,8 @@ def _company_facts_asset(
         deps=[securities],
         group_name=GROUP,
         kinds=KINDS,
+        owners=OWNERS,
+        tags=TAGS,
         pool=WAREHOUSE_POOL,
         description=description,
         metadata=_table_metadata(table),

@@ -291,6 +291,7 @@ def test_write_load_writes_tables_log_and_failures(warehouse: Path):
         "failures": [{"ticker": "C", "reason": "no data; delisted?"},
                      {"ticker": "D", "reason": "HTTP 404"}],
         "rows_written": 4, "rows_inserted": 4, "rows_changed": 0, "rows_unchanged": 0,
+        "rows_rejected": 0,
     }
     assert logged["finished_at"] >= logged["started_at"]
     assert failures == [("run-1", "raw/daily_prices", date(2024, 6, 3), "C", "no data; delisted?"),
@@ -309,6 +310,60 @@ def test_writing_a_load_again_replaces_its_log_row_and_failures(con: duckdb.Duck
     logged = storage.latest_load(con, "raw/daily_prices")
     assert logged is not None
     assert (logged["tickers_failed"], logged["rows_written"], logged["rows_unchanged"]) == (1, 0, 4)
+
+
+def test_a_bad_correction_never_replaces_a_good_stored_bar(con: duckdb.DuckDBPyConnection):
+    load(con)  # A 1.0 and 2.0, B 3.0: all good
+    bad = prices(("A", "2024-06-03", -1.0, None),  # a negative close over a good bar: rejected
+                 ("A", "2024-06-04", 2.5, None),  # a good correction: applied
+                 ("B", "2024-06-04", 3.0, None),  # unchanged
+                 ("B", "2024-06-05", -4.0, None))  # a new bad bar: written, the quarantine's job
+    bad.loc[2, "high"] = 2.0  # B's re-delivered high below its low: rejected too
+    report = load(con, run_id="run-2", tables={"daily_prices": bad})
+
+    assert report.tables["daily_prices"] == WriteStats(rows_inserted=1, rows_changed=1,
+                                                       rows_rejected=2)
+    stored = {(row[0], str(row[1])): row[5] for row in contents(con)}
+    assert stored == {("A", "2024-06-03"): 1.0, ("A", "2024-06-04"): 2.5,
+                      ("B", "2024-06-04"): 3.0, ("B", "2024-06-05"): -4.0}
+    rejected = con.execute(
+        "SELECT run_id, table_name, ticker, trade_date, reason, rejected ->> 'close', "
+        "kept ->> 'close', kept ->> 'high' FROM raw.rejected_corrections ORDER BY ticker").fetchall()
+    assert [row[:4] for row in rejected] == [
+        ("run-2", "raw.daily_prices", "A", date(2024, 6, 3)),
+        ("run-2", "raw.daily_prices", "B", date(2024, 6, 4))]
+    assert rejected[0][4:] == ("non_positive_price: open -1, high -1, low -1, close -1, "
+                               "adj_close null", "-1.0", "1.0", "1.0")
+    assert rejected[1][4] == ("close_outside_range: open 3, high 2, low 3, close 3; "
+                              "high_below_low: open 3, high 2, low 3, close 3; "
+                              "open_outside_range: open 3, high 2, low 3, close 3")
+    logged = storage.latest_load(con, "raw/daily_prices")
+    assert logged is not None
+    assert (logged["rows_written"], logged["rows_changed"], logged["rows_rejected"]) == (2, 1, 2)
+
+    # the same load written again replaces its rejections; a bad stored bar takes a correction
+    load(con, run_id="run-2", tables={"daily_prices": prices(("B", "2024-06-05", 4.0, None))})
+    assert storage.table_row_counts(con)["rejected_corrections"] == 0
+    assert contents(con)[-1][5] == 4.0
+
+
+def test_a_bad_fx_correction_is_rejected_and_the_fx_range_quirk_is_not(
+    con: duckdb.DuckDBPyConnection,
+):
+    def quotes(close: float) -> pd.DataFrame:
+        return pd.DataFrame({"ticker": ["JPY=X"], "rate_date": [date(2024, 6, 3)],
+                             "base_currency": ["USD"], "quote_currency": ["JPY"],
+                             "open": [close], "high": [156.0], "low": [155.0], "close": [close]})
+
+    load(con, tables={"fx_rates": quotes(155.5)})
+    # a close above the high is Yahoo's FX quirk, a possible quote: the correction is applied
+    assert load(con, tables={"fx_rates": quotes(156.01)}).tables["fx_rates"] == WriteStats(
+        rows_changed=1)
+    assert load(con, tables={"fx_rates": quotes(0.0)}).tables["fx_rates"] == WriteStats(
+        rows_rejected=1)
+    assert contents(con, "fx_rates")[0][7] == 156.01
+    assert con.execute("SELECT table_name, reason FROM raw.rejected_corrections").fetchall() == [
+        ("raw.fx_rates", "non_positive_price: open 0, high 156, low 155, close 0, adj_close null")]
 
 
 def _fail_second_table(target: Path | duckdb.DuckDBPyConnection, _: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
@@ -18,11 +19,13 @@ from warehouse.storage.connection import connect
 from warehouse.storage.schema import ensure_schema
 from warehouse.storage.tables import RAW_TABLES, table_spec
 from warehouse.storage.writes import (
+    REJECTED_COLUMNS,
     WriteStats,
     delete_absent,
     incoming_frame,
     lineage,
     merge,
+    split_bad_corrections,
     utc_naive,
     write_table,
 )
@@ -75,8 +78,10 @@ def write_load(
     started_at: datetime,
 ) -> LoadReport:
     """Writes one load in ONE transaction: its tables (upserted; tables written whole are
-    replaced), its ``load_log`` row and its ``load_failures``. On any error the transaction is
-    rolled back, leaving the warehouse as it was, and the error propagates.
+    replaced), its ``load_log`` row, its ``load_failures`` and its ``rejected_corrections`` (bars
+    re-delivered with values that fail the integrity rules over a stored bar that passes them:
+    the stored bar is kept). On any error the transaction is rolled back, leaving the warehouse as
+    it was, and the error propagates.
 
     ``target`` is a warehouse path (opened and closed here) or a connection with no transaction
     open. Writing the same load again (same run, asset and partition start) replaces its log row
@@ -84,8 +89,13 @@ def write_load(
     row_lineage = lineage(run_id, source, loaded_at=datetime.now(UTC))
     with _connection(target) as con, transaction(con):
         ensure_schema(con)
-        stats = {table_spec(table).name: write_table(con, table, frame, row_lineage)
-                 for table, frame in tables.items()}
+        stats: dict[str, WriteStats] = {}
+        rejected: list[pd.DataFrame] = []
+        for table, frame in tables.items():
+            kept, refused = split_bad_corrections(con, table, frame)
+            written = write_table(con, table, kept, row_lineage)
+            stats[table_spec(table).name] = dataclasses.replace(written, rows_rejected=len(refused))
+            rejected.append(refused)
         report = LoadReport(
             run_id=run_id,
             asset_key=asset_key,
@@ -96,7 +106,7 @@ def write_load(
             tickers_loaded=_distinct_tickers(tables.values()),
             failures=_one_failure_per_ticker(failures),
         )
-        _log_load(con, report, source=source, started_at=started_at)
+        _log_load(con, report, rejected, source=source, started_at=started_at)
     return report
 
 
@@ -146,6 +156,7 @@ def _distinct_tickers(frames: Iterable[pd.DataFrame]) -> int:
 def _log_load(
     con: duckdb.DuckDBPyConnection,
     report: LoadReport,
+    rejected: Sequence[pd.DataFrame],
     *,
     source: str,
     started_at: datetime,
@@ -168,6 +179,7 @@ def _log_load(
         "rows_inserted": totals.rows_inserted,
         "rows_changed": totals.rows_changed,
         "rows_unchanged": totals.rows_unchanged,
+        "rows_rejected": totals.rows_rejected,
     }
     log_spec, failures_spec = RAW_TABLES["load_log"], RAW_TABLES["load_failures"]
     failure_rows = pd.DataFrame(
@@ -177,6 +189,14 @@ def _log_load(
     )
     with incoming_frame(con, log_spec, pd.DataFrame([log_row])) as incoming:
         merge(con, log_spec, incoming, row_lineage={})
-    with incoming_frame(con, failures_spec, failure_rows) as incoming:
-        merge(con, failures_spec, incoming, row_lineage={})
-        delete_absent(con, failures_spec, incoming, scope=load_key)
+    rejected_spec = RAW_TABLES["rejected_corrections"]
+    found = [frame for frame in rejected if not frame.empty]
+    rejected_rows = (pd.concat(found, ignore_index=True) if found
+                     else pd.DataFrame(columns=list(REJECTED_COLUMNS)))
+    rejected_rows = rejected_rows.assign(**load_key, logged_at=finished_at)[
+        list(rejected_spec.column_names)]
+    # writing the same load again replaces its failures and its rejected corrections
+    for spec, rows in ((failures_spec, failure_rows), (rejected_spec, rejected_rows)):
+        with incoming_frame(con, spec, rows) as incoming:
+            merge(con, spec, incoming, row_lineage={})
+            delete_absent(con, spec, incoming, scope=load_key)

@@ -28,6 +28,9 @@ class TableSpec:
     has_lineage: bool = True
     # Reference data that arrives whole: replace_reference_rows deletes rows absent from a frame.
     written_whole: bool = False
+    # Bars (open, high, low, close, ...): a load never lets a re-delivered bar that fails the
+    # integrity rules replace a stored bar that passes them (raw.rejected_corrections).
+    keeps_good_bars: bool = False
 
     @property
     def qualified_name(self) -> str:
@@ -104,6 +107,7 @@ _SPECS = (
                    "source has none (then close is already adjusted, or is an index)"),
             Column("volume", "BIGINT", "Shares traded; null when the source reports none"),
         ),
+        keeps_good_bars=True,
     ),
     TableSpec(
         "fx_rates",
@@ -118,6 +122,7 @@ _SPECS = (
             *_doubles("Session {name}: units of quote_currency per unit of base_currency",
                       "open", "high", "low", "close"),
         ),
+        keeps_good_bars=True,
     ),
     TableSpec(
         "corporate_actions",
@@ -198,6 +203,8 @@ _SPECS = (
             Column("rows_changed", "BIGINT", "Stored rows whose values changed (late corrections)"),
             Column("rows_unchanged", "BIGINT", "Rows re-fetched with identical values, not "
                    "rewritten"),
+            Column("rows_rejected", "BIGINT", "Re-delivered bars that failed the integrity rules "
+                   "and were not written over a stored good bar (raw.rejected_corrections)"),
         ),
         has_lineage=False,
     ),
@@ -209,6 +216,25 @@ _SPECS = (
             *_LOAD_KEY,
             Column("ticker", "VARCHAR", "Ticker that failed"),
             Column("reason", "VARCHAR", "Why it failed"),
+            Column("logged_at", "TIMESTAMP", "UTC time the load was written"),
+        ),
+        has_lineage=False,
+    ),
+    TableSpec(
+        "rejected_corrections",
+        "One row per re-delivered bar a load did not write: its values fail the integrity rules "
+        "(docs/QUALITY.md) while the stored bar's pass, so the stored bar is kept",
+        key=(*(column.name for column in _LOAD_KEY), "table_name", "ticker", "trade_date"),
+        columns=(
+            *_LOAD_KEY,
+            Column("table_name", "VARCHAR", "Raw table of the bar: raw.daily_prices or "
+                   "raw.fx_rates"),
+            _TICKER,
+            Column("trade_date", "DATE", "Date of the bar (rate_date for raw.fx_rates)"),
+            Column("reason", "VARCHAR", "The integrity rules the delivered bar breaks, with its "
+                   "values, e.g. 'non_positive_price: ... close -118.65 ...'"),
+            Column("rejected", "JSON", "The delivered values, not written"),
+            Column("kept", "JSON", "The stored values, kept"),
             Column("logged_at", "TIMESTAMP", "UTC time the load was written"),
         ),
         has_lineage=False,

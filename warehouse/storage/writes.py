@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
+from warehouse.quality.bar_rules import bar_problems
 from warehouse.storage._sql import ident, single_row
 from warehouse.storage.errors import InvalidFrameError
 from warehouse.storage.tables import TableSpec, table_spec
@@ -27,6 +28,7 @@ class WriteStats:
     rows_changed: int = 0
     rows_unchanged: int = 0
     rows_deleted: int = 0  # only tables written whole delete
+    rows_rejected: int = 0  # bad corrections of good stored bars, not written (loads only)
 
     @property
     def rows_written(self) -> int:
@@ -85,6 +87,67 @@ def write_table(
         if spec.written_whole:
             stats = dataclasses.replace(stats, rows_deleted=delete_absent(con, spec, incoming))
     return stats
+
+
+def split_bad_corrections(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Splits a frame of bars into the rows to write and the bad corrections: rows re-delivering a
+    stored bar that passes the integrity rules (``warehouse.quality.bar_rules``) with values that
+    fail them. A source's bad tick must not destroy the good value already stored: the bar would
+    be quarantined and its day lost from the marts. A stored bar that is itself bad is replaced as
+    any other. The rejected rows come with ``table_name, ticker, trade_date, reason, rejected,
+    kept`` (the delivered and the stored values as JSON). Runs in the caller's transaction."""
+    spec = data_table_spec(table)
+    if not spec.keeps_good_bars or frame.empty:
+        return frame, pd.DataFrame(columns=list(REJECTED_COLUMNS))
+    date = str(spec.date_column)
+    same_bar = f"bad.ticker = s.ticker AND bad.trade_date = s.{ident(date)}"
+    values = ", ".join(f"'{c}', {{alias}}.{ident(c)}" for c in spec.value_columns)
+    with incoming_frame(con, spec, frame) as incoming:
+        rejected = con.execute(f"""
+            WITH incoming AS ({incoming}),
+            stored AS (
+                SELECT t.* FROM {spec.qualified_name} AS t
+                WHERE EXISTS (SELECT 1 FROM incoming AS s WHERE {_same_key(spec)})
+            ),
+            bad_incoming AS (
+                SELECT ticker, trade_date,
+                       string_agg(reason || ': ' || detail, '; ' ORDER BY reason) AS reason
+                FROM ({bar_problems(_as_bars(spec, "incoming", date))}) GROUP BY ALL
+            ),
+            bad_stored AS (
+                SELECT DISTINCT ticker, trade_date FROM ({bar_problems(_as_bars(spec, "stored", date))})
+            )
+            SELECT '{spec.qualified_name}' AS table_name, s.ticker, s.{ident(date)} AS trade_date,
+                   bad.reason, json_object({values.format(alias="s")})::VARCHAR AS rejected,
+                   json_object({values.format(alias="t")})::VARCHAR AS kept
+            FROM incoming AS s
+            JOIN stored AS t ON {_same_key(spec)}
+            JOIN bad_incoming AS bad ON {same_bar}
+            WHERE NOT EXISTS (SELECT 1 FROM bad_stored AS bad WHERE {same_bar})
+            ORDER BY ALL
+        """).df()
+    if rejected.empty:
+        return frame, rejected
+    delivered = pd.MultiIndex.from_arrays([frame["ticker"], pd.to_datetime(frame[date])])
+    refused = pd.MultiIndex.from_arrays([rejected["ticker"], pd.to_datetime(rejected["trade_date"])])
+    return frame[~delivered.isin(refused)], rejected
+
+
+# The columns of split_bad_corrections' rejected rows: raw.rejected_corrections without its load key.
+REJECTED_COLUMNS = ("table_name", "ticker", "trade_date", "reason", "rejected", "kept")
+
+
+def _as_bars(spec: TableSpec, relation: str, date: str) -> str:
+    """A relation of ``spec``'s rows under the column names the bar rules read (an FX quote has
+    no adj_close and no volume)."""
+    optional = {"adj_close": "DOUBLE", "volume": "BIGINT"}
+    extra = ", ".join(name if name in spec.column_names else f"NULL::{kind} AS {name}"
+                      for name, kind in optional.items())
+    return (f"(SELECT '{spec.qualified_name}' AS table_name, ticker, "
+            f"{ident(date)} AS trade_date, open, high, low, close, {extra} "
+            f"FROM {relation}) AS bars")
 
 
 def data_table_spec(table: str) -> TableSpec:

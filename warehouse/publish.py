@@ -4,21 +4,49 @@ DuckDB lets one process write a database file, or many processes read it, never 
 user's SQL session on the warehouse file itself would therefore make the nightly run fail, and a
 reader could see a refresh half-way. So readers never open the warehouse file. After every
 successful refresh the writer (the Dagster run, which holds the only read-write connection)
-publishes a copy:
+publishes a copy. Every publication is a new directory, never a file that was published before::
 
-1. write a temporary file in the published directory holding one consistent snapshot of every
-   schema, table, view, macro (``marts.event_impact``), sequence and type, in the oldest storage
-   format the data fits in (see below);
-2. reopen the temporary file on its own, read-only, check that it holds every table, view and
-   macro of the warehouse and that every view binds, and count the rows of each table;
-3. ``fsync`` it and ``os.replace`` it over the published file, then ``fsync`` the directory;
-4. write ``publish_manifest.json`` beside it the same way (temporary file, fsync, rename).
+    published/
+      market_warehouse.duckdb -> current/market_warehouse.duckdb   the stable path readers open
+      publish_manifest.json   -> current/publish_manifest.json
+      current -> versions/<version>                                 the one pointer a publish swaps
+      versions/<version>/market_warehouse.duckdb                    the copy (mode 0444)
+      versions/<version>/publish_manifest.json                      what it holds, by which run
 
-The rename is atomic on POSIX: a reader that has the old file open keeps reading the old, whole
-file (its inode lives on until it closes); a reader that opens the path afterwards gets the new,
-whole file. No reader ever sees a temporary or half-written file, and readers never hold a lock
-on anything the writer opens, so no reader can make the refresh fail. If any step fails, the
-temporary file is deleted and the previous published copy is left exactly as it was.
+1. refuse a warehouse that holds relations nobody declares (``documented``: leftovers such as a
+   dbt ``__dbt_tmp`` table would otherwise reach readers);
+2. write ``versions/.<version>...publishing/`` holding one consistent snapshot of every schema,
+   table, view, macro (``marts.event_impact``), sequence and type, in the oldest storage format the
+   data fits in (see below); the file inside keeps the warehouse's catalog name;
+3. reopen the copy on its own, read-only, check that it holds every table, view and macro of the
+   warehouse and that every view binds, count the rows of each table, and refuse a copy whose raw
+   or mart tables shrank sharply against the current copy (:func:`shrunk_tables`) unless the run
+   is a deliberate rebuild;
+4. write the manifest (with the file's size and modification time) into the same directory,
+   ``fsync`` both, rename the directory to ``versions/<version>``;
+5. swap ``current`` to it with ``os.replace`` of a symbolic link, then ``fsync`` the directory.
+
+Step 5 is the whole publication, and it is atomic on POSIX: the copy and its manifest change
+together (a crash before it leaves the previous pair, after it the new pair), a reader that
+resolved the old link keeps reading the old, whole file, and one that resolves it afterwards gets
+the new one. No reader sees a temporary or half-written file, and readers never hold a lock on
+anything the writer opens, so no reader can make the refresh fail. If any step fails, the new
+directory is deleted and the previous copy is left exactly as it was. A publish first deletes the
+versions older than the current one: a process still reading one keeps its open file (POSIX), so
+at most two copies use disk space at a time.
+
+Why a new file every time, never a new file under the old name: someone may open the copy
+read-write by mistake (``duckdb published/market_warehouse.duckdb``). Such a session writes its
+changes to a write-ahead log named after the file it opened and, on closing, into that file. A
+copy published under the old name would sit beside that log, and every new reader would replay
+another session's writes into it. With a new path per publication that session can only ever
+write into the version it opened: DuckDB resolves the link when it opens the file, so its log
+lands beside that version, never beside a newer one. :func:`open_published` opens the version
+the link names, by its own path, and refuses a version that was changed after its publication
+(its size or modification time differ from the manifest's, or a write-ahead log lies beside it),
+so no reader ever sees another session's writes. A new path per publication also means a
+long-lived process opens the newest copy on its next :func:`open_published`, although DuckDB
+shares one open database per path within a process.
 
 The storage format matters because people read the copy with whatever DuckDB their SQL client
 bundles, often a 1.x one that cannot open files in DuckDB 2.0's format. The warehouse is created in
@@ -32,21 +60,23 @@ type the old format cannot store (``VARIANT`` needs v1.5.0) makes that copy fall
 version listed in ``STORAGE_VERSIONS``, the last being the writer's own format.
 
 DuckDB names a database after its file, and views and macros built by dbt name their tables through
-it (``"market_warehouse"."marts"."fct_event_impact"``), so the published copy keeps the warehouse's
-file name (``<warehouse dir>/published/<warehouse file name>``). When it is published under another
-name, the manifest records the warehouse's catalog name and :func:`open_published` attaches the
-copy under that name.
+it (``"market_warehouse"."marts"."fct_event_impact"``), so the file inside each version directory
+is named after the warehouse's catalog. The manifest records the catalog too, and
+:func:`open_published` attaches a file of another name under it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import os
 import re
 import shutil
+import stat
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -58,12 +88,27 @@ import duckdb
 from warehouse import settings
 
 MANIFEST_NAME = "publish_manifest.json"
+VERSIONS_DIR = "versions"
+CURRENT_LINK = "current"
 # Oldest first: the first format the data fits in is used. v1.0.0 is read by DuckDB >= 0.10,
 # v1.5.0 by DuckDB >= 1.5; None is the writer's own (newest) format, the last resort.
 STORAGE_VERSIONS: tuple[str | None, ...] = ("v1.0.0", "v1.5.0", None)
 TEMPORARY_SUFFIX = ".publishing"
 _ATTACH_ALIAS = "__market_warehouse_publish"
 NOT_PUBLISHED_HINT = "run `make demo` or wait for the nightly refresh"
+
+# The shrink guard: a table of these schemas may not lose more than this share of its rows
+# against the current copy, unless the run is a deliberate rebuild. Quality tables are left out:
+# they legitimately shrink when the source corrects a bar or a flag clears.
+MAX_SHRINK_ENV = "MARKET_WAREHOUSE_PUBLISH_MAX_SHRINK"
+DEFAULT_MAX_SHRINK = 0.5
+GUARDED_SCHEMAS = ("raw", "marts")
+REBUILD_ENV = "MARKET_WAREHOUSE_REBUILD"
+REBUILD_TAG = "market_warehouse/rebuild"
+REBUILD_HINT = (
+    f"`market-warehouse build --new-warehouse`, or set {REBUILD_ENV}=1 or the run tag "
+    f"{REBUILD_TAG}=true"
+)
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +132,8 @@ class PublishedUnavailableError(RuntimeError):
 
 @dataclass(frozen=True)
 class PublishResult:
-    path: Path
+    path: Path  # the stable path readers open (a link to ``database``)
+    database: Path  # this publication's own file, in its version directory
     manifest_path: Path
     published_at: datetime
     run_id: str | None
@@ -98,6 +144,7 @@ class PublishResult:
     views: tuple[str, ...]
     macros: tuple[str, ...]
     size_bytes: int
+    modified_ns: int
     warnings: tuple[str, ...] = field(default=())
 
     def manifest(self) -> dict[str, Any]:
@@ -106,10 +153,13 @@ class PublishResult:
             "run_id": self.run_id,
             "source_warehouse": str(self.source_path),
             "published_database": str(self.path),
+            "version": self.database.parent.name,
+            "database_file": self.database.name,
             "catalog": self.catalog,
             "storage_version": self.storage_version,
             "writer_duckdb_version": duckdb.__version__,
             "size_bytes": self.size_bytes,
+            "modified_ns": self.modified_ns,
             "tables": self.tables,
             "views": list(self.views),
             "macros": list(self.macros),
@@ -125,6 +175,13 @@ def manifest_path(published: str | os.PathLike[str]) -> Path:
     return Path(published).parent / MANIFEST_NAME
 
 
+def stable_path(published: str | os.PathLike[str]) -> Path:
+    """``published`` made absolute without following the link itself (its directory is
+    resolved): the path readers open, not the version it currently names."""
+    path = Path(published).expanduser()
+    return path.parent.resolve() / path.name
+
+
 # --------------------------------------------------------------------------------------------
 # Writing
 # --------------------------------------------------------------------------------------------
@@ -137,66 +194,178 @@ def publish(
     source_path: str | os.PathLike[str] | None = None,
     run_id: str | None = None,
     storage_versions: Sequence[str | None] = STORAGE_VERSIONS,
+    documented: Collection[str] | None = None,
+    rebuild: bool = False,
+    max_shrink: float | None = None,
     logger: logging.Logger | Any | None = None,
 ) -> PublishResult:
     """Publishes the database of ``connection`` (the writer's read-write connection to the
     warehouse) as the read-only copy, replacing the previous copy atomically.
 
-    On any failure the temporary file is removed, the previous copy and manifest are untouched and
+    ``documented`` lists every table and view (``schema.name``) the warehouse may hold; anything
+    else is refused. Unless ``rebuild``, a raw or mart table may not lose more than ``max_shrink``
+    (default: :func:`configured_max_shrink`) of the rows the current copy holds.
+
+    On any failure the new version is removed, the previous copy and manifest are untouched and
     the error propagates (a :class:`PublishError` when the copy failed its checks)."""
     logger = logger or log
     catalog = _scalar(connection, "SELECT current_database()")
     source = Path(source_path).resolve() if source_path else _database_file(connection, catalog)
-    target = Path(published).expanduser().resolve() if published else published_path(source)
-    if source is not None and target == source:
+    target = stable_path(published) if published else stable_path(published_path(source))
+    if source is not None and target.resolve() == source:
         raise PublishError(f"the published copy cannot be the warehouse file itself ({source})")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    shrink_limit = configured_max_shrink() if max_shrink is None else max_shrink
+    versions = target.parent / VERSIONS_DIR
+    versions.mkdir(parents=True, exist_ok=True)
     _remove_abandoned_temporaries(target.parent)
+    _remove_abandoned_temporaries(versions)
+    _remove_superseded_versions(target.parent)
 
     expected = _inventory(connection, catalog)
-    temporary = _temporary_path(target)
-    warnings: list[str] = []
+    if documented is not None:
+        unknown = undocumented_relations(expected[0] | expected[1], documented)
+        if unknown:
+            raise PublishError(
+                f"publish refused: the warehouse holds {len(unknown)} relation(s) that no dbt "
+                f"model, seed, snapshot or loader declares: {', '.join(unknown)}; drop them from "
+                "the warehouse (leftovers of an interrupted dbt run, e.g. `__dbt_tmp` tables) or "
+                "declare them, then publish again"
+            )
+    previous = read_manifest(target)
+    version = _version_name()
+    building = _temporary_path(versions / version)
+    building.mkdir()
+    database = building / f"{catalog}.duckdb"
+    final = versions / version
     try:
         if source is not None and _storage_version(connection, catalog) == storage_versions[0]:
-            storage_version = _copy_file(connection, catalog, source, temporary)
+            storage_version = _copy_file(connection, catalog, source, database)
         else:
-            storage_version = _copy_database(connection, catalog, temporary, storage_versions, logger)
-        tables, views, macros = _verify_copy(temporary, catalog, expected)
-        _fsync_file(temporary)
-        _discard_stale_wal(target, logger)
-        os.replace(temporary, target)
-        _fsync_directory(target.parent)
+            storage_version = _copy_database(connection, catalog, database, storage_versions, logger)
+        tables, views, macros = _verify_copy(database, catalog, expected)
+        if previous and not rebuild:
+            shrunk = shrunk_tables(previous.get("tables") or {}, tables, shrink_limit)
+            if shrunk:
+                raise PublishError(
+                    f"publish refused: {'; '.join(shrunk)}: more than {MAX_SHRINK_ENV}="
+                    f"{shrink_limit:g} of the rows readers see now (run {previous.get('run_id')}); "
+                    f"restore the warehouse if it lost data, or if this rebuild is deliberate "
+                    f"use {REBUILD_HINT}"
+                )
+        # Read-only on disk too: a read-write open by anyone but root fails instead of writing.
+        os.chmod(database, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
+        _fsync_file(database)
+        facts = database.stat()
+        result = PublishResult(
+            path=target,
+            database=final / database.name,
+            manifest_path=manifest_path(target),
+            published_at=datetime.now(timezone.utc),
+            run_id=run_id,
+            source_path=source if source is not None else Path(catalog),
+            catalog=catalog,
+            storage_version=storage_version,
+            tables=tables,
+            views=views,
+            macros=macros,
+            size_bytes=facts.st_size,
+            modified_ns=facts.st_mtime_ns,
+        )
+        write_json_atomically(building / MANIFEST_NAME, result.manifest())
+        os.replace(building, final)
+        _fsync_directory(versions)
+        _point(target.parent / CURRENT_LINK, f"{VERSIONS_DIR}/{version}")
     except BaseException:
-        _discard(temporary)
+        if _current_version(target.parent) != version:  # failed after the swap: it is published
+            for leftover in (building, final):
+                _remove_tree(leftover)
         raise
+    # The stable names lead through `current`: made once, so they change with it atomically.
+    _point(target, f"{CURRENT_LINK}/{database.name}")
+    _point(result.manifest_path, f"{CURRENT_LINK}/{MANIFEST_NAME}")
+    _discard_stale_wal(target, logger)
+
+    warnings: list[str] = []
     if target.stem != catalog:
         warnings.append(
-            f"the published file is named {target.name} but the warehouse's catalog is {catalog!r}: "
-            f"views and macros that name their catalog work only when the copy is attached as "
-            f"{catalog!r} (open_published does this)"
+            f"the published path is named {target.name} but the warehouse's catalog is "
+            f"{catalog!r}: views and macros that name their catalog work only when the copy is "
+            f"attached as {catalog!r} (open_published does this; so does a client that follows "
+            f"the link to {CURRENT_LINK}/{database.name})"
         )
         logger.warning(warnings[-1])
-
-    result = PublishResult(
-        path=target,
-        manifest_path=manifest_path(target),
-        published_at=datetime.now(timezone.utc),
-        run_id=run_id,
-        source_path=source if source is not None else Path(catalog),
-        catalog=catalog,
-        storage_version=storage_version,
-        tables=tables,
-        views=views,
-        macros=macros,
-        size_bytes=target.stat().st_size,
-        warnings=tuple(warnings),
-    )
-    write_json_atomically(result.manifest_path, result.manifest())
     logger.info(
         f"Published {len(tables)} tables ({sum(tables.values())} rows) to {target} "
-        f"in storage format {storage_version}"
+        f"(version {version}) in storage format {storage_version}"
     )
-    return result
+    return dataclasses.replace(result, warnings=tuple(warnings))
+
+
+def configured_max_shrink() -> float:
+    """The share of its rows a guarded table may lose in one publication: the environment's
+    ``MARKET_WAREHOUSE_PUBLISH_MAX_SHRINK``, default 0.5."""
+    raw = os.environ.get(MAX_SHRINK_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MAX_SHRINK
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= 1:
+        raise PublishError(
+            f"{MAX_SHRINK_ENV}={raw!r} is not a share between 0 and 1 (e.g. 0.5: refuse a table "
+            "that loses more than half its rows); fix or unset it"
+        )
+    return value
+
+
+def rebuild_requested(tags: Mapping[str, str] | None = None) -> bool:
+    """Whether the run says it rebuilds the warehouse on purpose (its tag, or the environment),
+    which lets its tables shrink against the current copy."""
+    flags = ((tags or {}).get(REBUILD_TAG), os.environ.get(REBUILD_ENV))
+    return any(str(flag).strip().lower() in ("1", "true", "yes") for flag in flags if flag)
+
+
+def shrunk_tables(
+    previous: Mapping[str, int],
+    current: Mapping[str, int],
+    max_shrink: float,
+    schemas: Sequence[str] = GUARDED_SCHEMAS,
+) -> list[str]:
+    """``"schema.table from N to M rows (-P%)"`` for every table of ``schemas`` that lost more
+    than ``max_shrink`` of its ``previous`` rows (a vanished table has 0), sorted."""
+    found = []
+    for table, before in sorted(previous.items()):
+        if table.partition(".")[0] not in schemas or not before:
+            continue
+        after = current.get(table, 0)
+        if after < before * (1 - max_shrink):
+            found.append(f"{table} from {before} to {after} rows ({(after - before) / before:+.0%})")
+    return found
+
+
+def undocumented_relations(found: Iterable[str], documented: Collection[str]) -> list[str]:
+    """The tables and views of ``found`` (``schema.name``) that ``documented`` lacks, sorted."""
+    return sorted(set(found) - set(documented))
+
+
+def new_warehouse_refusal(warehouse: Path, published: Path) -> str | None:
+    """Why building ``warehouse`` would be a mistake, or None: it does not exist but a copy is
+    published, so a build would create a new, partial warehouse and publish it over what readers
+    have (a lost or moved warehouse file, a mistyped ``--warehouse``)."""
+    if warehouse.exists():
+        return None
+    manifest = read_manifest(published)
+    if manifest is None and not stable_path(published).exists():
+        return None
+    rows = sum((manifest or {}).get("tables", {}).values())
+    return (
+        f"{warehouse} does not exist, so this build would create a new warehouse and publish it "
+        f"over the copy readers use ({published}, {rows} rows, run "
+        f"{(manifest or {}).get('run_id') or 'unknown'}); restore the warehouse file (or point "
+        "--warehouse/$MARKET_WAREHOUSE_DB at it), or pass --new-warehouse to build a new one "
+        "on purpose"
+    )
 
 
 def _storage_version(connection: duckdb.DuckDBPyConnection, catalog: str) -> str | None:
@@ -340,13 +509,58 @@ def _discard(path: Path) -> None:
             leftover.unlink()
 
 
+def _remove_tree(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        _discard(path)
+    elif path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+
+
 def _discard_stale_wal(target: Path, logger: Any) -> None:
-    """A write-ahead log beside the published file belongs to the file being replaced (someone
-    opened the copy read-write): it must not be replayed into the new file."""
+    """A write-ahead log beside the stable path: left by a DuckDB that opened the link read-write
+    without following it (the previous design's copy had that name too). A reader of such a
+    DuckDB would replay it into the new copy, so it goes."""
     wal = Path(f"{target}.wal")
     if wal.exists():
         logger.warning(f"Removing {wal}: the published copy had been opened read-write")
         _discard(wal)
+
+
+def _point(link: Path, destination: str) -> None:
+    """Makes ``link`` a symbolic link to ``destination`` (relative, so the directory can move),
+    in one atomic step: a new link renamed over whatever ``link`` was."""
+    with suppress(OSError):
+        if os.readlink(link) == destination:
+            return
+    temporary = _temporary_path(link)
+    os.symlink(destination, temporary)
+    try:
+        os.replace(temporary, link)
+    except BaseException:
+        _discard(temporary)
+        raise
+    _fsync_directory(link.parent)
+
+
+def _version_name() -> str:
+    """Sortable by time, unique even for two publications in the same microsecond."""
+    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
+
+
+def _current_version(directory: Path) -> str | None:
+    try:
+        return Path(os.readlink(directory / CURRENT_LINK)).name
+    except OSError:
+        return None
+
+
+def _remove_superseded_versions(directory: Path) -> None:
+    """Every finished version but the current one: nobody resolves the link to them any more,
+    and a process still reading one keeps its open file (POSIX)."""
+    current = _current_version(directory)
+    for entry in (directory / VERSIONS_DIR).iterdir():
+        if not entry.name.startswith(".") and entry.name != current:
+            _remove_tree(entry)
 
 
 _TEMPORARY_NAME = re.compile(
@@ -359,12 +573,12 @@ def _temporary_path(target: Path) -> Path:
 
 
 def _remove_abandoned_temporaries(directory: Path) -> None:
-    """Temporary files left by a publisher that died mid-copy (its process is gone)."""
+    """Temporary files, links and version directories left by a publisher that died mid-copy
+    (its process is gone)."""
     for leftover in directory.iterdir():
         match = _TEMPORARY_NAME.match(leftover.name)
         if match and not _process_alive(int(match["pid"])):
-            with suppress(FileNotFoundError):
-                leftover.unlink()
+            _remove_tree(leftover)
 
 
 def _process_alive(pid: int) -> bool:
@@ -410,12 +624,41 @@ def _database_file(connection: duckdb.DuckDBPyConnection, catalog: str) -> Path 
 
 
 def read_manifest(published: str | os.PathLike[str] | None = None) -> dict[str, Any] | None:
-    """The manifest of the last publication, or None when there is none (or it is unreadable)."""
-    path = manifest_path(Path(published) if published else published_path())
+    """The manifest of the copy ``published`` names now, or None when there is none (or it is
+    unreadable). It is read from the copy's own version directory, so it always describes the
+    file a reader opening ``published`` gets."""
+    return _manifest_of(stable_path(published or published_path()).resolve())
+
+
+def _manifest_of(database: Path) -> dict[str, Any] | None:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, json.JSONDecodeError):
+        return json.loads((database.parent / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (FileNotFoundError, NotADirectoryError, json.JSONDecodeError):
         return None
+
+
+def manifest_of_connection(connection: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    """The manifest of the copy ``connection`` (from :func:`open_published`) has open: the facts
+    of the file it reads, even when a newer copy was published since it opened."""
+    path = _scalar(
+        connection,
+        "SELECT path FROM duckdb_databases() WHERE database_name = current_database()",
+    )
+    return _manifest_of(Path(path)) if path else None
+
+
+def changed_since_published(database: Path, manifest: Mapping[str, Any]) -> str | None:
+    """Why ``database`` no longer is the file its manifest describes, or None. A session that
+    opened it read-write leaves a write-ahead log beside it, or (once it closed) a file of another
+    size or modification time."""
+    wal = Path(f"{database}.wal")
+    if wal.exists():
+        return f"a read-write session has written {wal.name} beside it"
+    if "modified_ns" in manifest:
+        facts = database.stat()
+        if (facts.st_size, facts.st_mtime_ns) != (manifest["size_bytes"], manifest["modified_ns"]):
+            return "a read-write session changed the file after it was published"
+    return None
 
 
 def open_published(
@@ -423,37 +666,58 @@ def open_published(
 ) -> duckdb.DuckDBPyConnection:
     """A read-only connection to the published copy: the one way every reader opens the data.
 
-    Readers hold no lock the writer needs, so they can stay connected through a refresh; they
-    keep seeing the copy they opened until they reconnect."""
+    It opens the version the stable path names now, by that version's own path: a new connection
+    gets the newest copy, also in a process that still holds older connections (DuckDB shares one
+    open database per path in a process). Readers hold no lock the writer needs, so they can stay
+    connected through a refresh; they keep seeing the copy they opened until they reconnect."""
     if not read_only:
         raise ValueError(
             "the published copy is read-only: the warehouse changes only through a refresh "
             "(`market-warehouse build` or the nightly run)"
         )
-    path = Path(published).expanduser().resolve() if published else published_path()
-    if not path.is_file():
-        raise NotPublishedError(path)
-    manifest = read_manifest(path) or {}
-    catalog = manifest.get("catalog") or path.stem
-    try:
-        if catalog == path.stem:
-            return duckdb.connect(str(path), read_only=True)
-        connection = duckdb.connect(":memory:")
-        try:
-            connection.execute(f"ATTACH {_literal(str(path))} AS {_identifier(catalog)} (READ_ONLY)")
-            connection.execute(f"USE {_identifier(catalog)}")
-        except BaseException:
-            connection.close()
-            raise
-        return connection
-    except duckdb.Error as error:
-        message = str(error).splitlines()[0]
-        if "lock" in message.lower():
+    stable = stable_path(published or published_path())
+    for attempt in range(2):
+        database = stable.resolve()
+        if not database.is_file():
+            raise NotPublishedError(stable)
+        manifest = _manifest_of(database) or {}
+        changed = changed_since_published(database, manifest)
+        if changed:
             raise PublishedUnavailableError(
-                f"The published warehouse {path} is locked by another process that opened it "
-                f"read-write; open it read-only (duckdb -readonly, read_only=True). ({message})"
+                f"The published warehouse {database} is not the copy that was published: "
+                f"{changed}. Readers are refused so they never see another session's writes; "
+                f"close any session that opened it without read-only, then run `market-warehouse "
+                f"build` or wait for the nightly refresh to publish a clean copy."
+            )
+        try:
+            return _connect_read_only(database, manifest.get("catalog") or database.stem)
+        except duckdb.Error as error:
+            if attempt == 0 and not database.exists():
+                continue  # a newer publish removed this version between resolving and opening
+            message = str(error).splitlines()[0]
+            if "lock" in message.lower():
+                raise PublishedUnavailableError(
+                    f"The published warehouse {stable} is locked by another process that opened "
+                    f"it read-write; open it read-only (duckdb -readonly, read_only=True). "
+                    f"({message})"
+                ) from error
+            raise PublishedUnavailableError(
+                f"Cannot open the published warehouse {stable}: {message}"
             ) from error
-        raise PublishedUnavailableError(f"Cannot open the published warehouse {path}: {message}") from error
+    raise AssertionError("unreachable")
+
+
+def _connect_read_only(database: Path, catalog: str) -> duckdb.DuckDBPyConnection:
+    if catalog == database.stem:
+        return duckdb.connect(str(database), read_only=True)
+    connection = duckdb.connect(":memory:")
+    try:
+        connection.execute(f"ATTACH {_literal(str(database))} AS {_identifier(catalog)} (READ_ONLY)")
+        connection.execute(f"USE {_identifier(catalog)}")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
 
 
 # --------------------------------------------------------------------------------------------

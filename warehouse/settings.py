@@ -45,7 +45,9 @@ def published_path(warehouse: str | os.PathLike[str] | None = None) -> Path:
     built by dbt refer to their tables through that name."""
     override = os.environ.get(PUBLISHED_PATH_ENV)
     if override:
-        return _absolute(override)
+        # Not resolved itself: the path is a link to the current version, and readers need the link.
+        link = Path(override).expanduser()
+        return _absolute(link.parent) / link.name
     source = _absolute(warehouse) if warehouse is not None else warehouse_path()
     return source.parent / "published" / source.name
 

@@ -66,7 +66,8 @@ def published_file(warehouse: Path) -> Path:
 
 
 def temporaries(directory: Path) -> list[Path]:
-    return [path for path in directory.iterdir() if publish.TEMPORARY_SUFFIX in path.name]
+    """Temporary files, links and version directories of unfinished publications."""
+    return [path for path in directory.rglob("*") if publish.TEMPORARY_SUFFIX in path.name]
 
 
 def start_python(code: str, *args: str) -> subprocess.Popen[str]:

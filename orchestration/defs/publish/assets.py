@@ -12,7 +12,10 @@ from typing import Any
 import dagster as dg
 
 from orchestration.resources import WarehouseResource
+from orchestration.retries import retry_transient_errors
 from warehouse import publish, settings
+from warehouse.quality.tables import QUALITY_TABLES as QUALITY_TABLE_SPECS
+from warehouse.storage import RAW_TABLES
 
 GROUP = "publish"
 WAREHOUSE_POOL = "warehouse"
@@ -52,6 +55,23 @@ def mart_asset_keys(manifest: Mapping[str, Any] | None = None) -> list[dg.AssetK
     return [keys[name] for name in sorted(keys)]
 
 
+# dbt resources that are relations in the warehouse (tests and ephemeral models are not).
+_RELATION_RESOURCES = ("model", "seed", "snapshot")
+
+
+def documented_relations(manifest: Mapping[str, Any]) -> set[str]:
+    """Every table and view the warehouse may hold, as ``schema.name``: dbt's models, seeds and
+    snapshots, the loaders' raw tables and the quality tables. Anything else (a `__dbt_tmp`
+    leftover of an interrupted dbt run) is not published."""
+    relations = {spec.qualified_name for spec in RAW_TABLES.values()}
+    relations |= {table.qualified_name for table in QUALITY_TABLE_SPECS}
+    for node in manifest.get("nodes", {}).values():
+        materialized = node.get("config", {}).get("materialized")
+        if node.get("resource_type") in _RELATION_RESOURCES and materialized != "ephemeral":
+            relations.add(f"{node['schema']}.{node.get('alias') or node['name']}")
+    return relations
+
+
 def _dbt_manifest() -> dict[str, Any] | None:
     try:
         from orchestration.defs.dbt.project import dbt_project
@@ -78,12 +98,17 @@ def published_warehouse(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     target = settings.published_path(warehouse.database_path)
-    with warehouse.connect() as connection:
+    manifest = _dbt_manifest()
+    if manifest is None:
+        context.log.warning("No dbt manifest: the copy's relations are not checked against it")
+    with retry_transient_errors(context), warehouse.connect() as connection:
         result = publish.publish(
             connection,
             published=target,
             source_path=warehouse.database_path,
             run_id=context.run.run_id,
+            documented=documented_relations(manifest) if manifest is not None else None,
+            rebuild=publish.rebuild_requested(context.run.tags),
             logger=context.log,
         )
     return dg.MaterializeResult(metadata=publish_metadata(result))
@@ -92,6 +117,7 @@ def published_warehouse(
 def publish_metadata(result: publish.PublishResult) -> dict[str, Any]:
     return {
         "path": dg.MetadataValue.path(str(result.path)),
+        "version": dg.MetadataValue.path(str(result.database)),
         "manifest": dg.MetadataValue.path(str(result.manifest_path)),
         "published_at": dg.MetadataValue.timestamp(result.published_at),
         "storage_version": result.storage_version,

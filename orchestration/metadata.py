@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from datetime import date, datetime
 
 import dagster as dg
 import pandas as pd
@@ -10,6 +12,38 @@ import pandas as pd
 from warehouse import storage
 
 PREVIEW_ROWS = 5
+# Who answers for the warehouse's assets and checks (Dagster owners: an email or `team:name`).
+OWNERS = ["team:market-warehouse"]
+# Fenced code blocks and inline code spans: markdown shows their text as it is.
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+
+
+def markdown_text(text: str) -> str:
+    """Text the UI renders as markdown, with `<` and `>` outside code shown as typed: left as
+    they are, `<measure>_<model>` or `<reports dir>` read as HTML tags and vanish."""
+    parts = _CODE.split(text)
+    return "".join(
+        part if index % 2 else part.replace("<", "&lt;").replace(">", "&gt;")
+        for index, part in enumerate(parts)
+    )
+
+
+def percent(fraction: float | None, digits: int = 1) -> str:
+    """0.133121628 -> '13.3%'; a return read as a percentage, the way people quote it."""
+    if fraction is None or fraction != fraction:  # NaN
+        return "n/a"
+    return f"{fraction * 100:.{digits}f}%"
+
+
+def day(value: object) -> str:
+    """A date or a midnight timestamp as a date: 2025-06-12T00:00:00.000 -> '2025-06-12'."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "n/a"
+    if isinstance(value, datetime | pd.Timestamp):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return pd.Timestamp(str(value)).date().isoformat()
 
 
 def column_schema(table: str) -> dg.TableSchema:
@@ -24,14 +58,29 @@ def column_schema(table: str) -> dg.TableSchema:
 
 
 def preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
-    """The first rows as a table; values go through JSON so dates and NaN render plainly."""
-    head = json.loads(frame.head(rows).to_json(orient="records", date_format="iso"))
+    """The first rows as a table; values go through JSON so NaN renders plainly, and dates show
+    as dates (a DATE column comes back from DuckDB as a midnight timestamp)."""
+    head = json.loads(readable(frame.head(rows)).to_json(orient="records", date_format="iso"))
     return dg.MetadataValue.table(
         records=[dg.TableRecord(record) for record in head],
         schema=dg.TableSchema(
             columns=[dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in frame.dtypes.items()]
         ),
     )
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with date-only datetime columns as ISO date strings."""
+    frame = frame.copy()
+    for name in frame.columns:
+        column = frame[name]
+        if pd.api.types.is_datetime64_any_dtype(column):
+            times = column.dropna()
+            if times.empty or (times == times.dt.normalize()).all():
+                frame[name] = column.dt.strftime("%Y-%m-%d").where(column.notna(), None)
+        elif column.dtype == object and column.map(lambda v: isinstance(v, date)).any():
+            frame[name] = column.map(lambda v: day(v) if isinstance(v, date) else v)
+    return frame
 
 
 def date_range(frame: pd.DataFrame, date_column: str) -> str:

@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse.sources.schema import COLUMNS, PANDAS_DTYPES, conform
+from warehouse.sources.schema import PANDAS_DTYPES, conform
 from warehouse.storage.tables import Column, TableSpec
 from warehouse.universe import COLUMNS as UNIVERSE_COLUMNS
 from warehouse.universe import Security, Universe, universe_frame
@@ -399,7 +399,7 @@ def quarterly_financials(
     frame = _only(read_frame("quarterly_financials.csv", directory), tickers)
 
     def day(column: str) -> pd.Series:
-        return pd.to_datetime(frame[column].replace("nan", None)).astype("datetime64[us]")
+        return pd.to_datetime(frame[column]).astype("datetime64[us]")
 
     frame = frame.assign(
         period_end=day("period_end"),
@@ -521,7 +521,7 @@ def union_universe(
 
 
 def _text(value: object) -> str:
-    return "" if pd.isna(value) or value == "nan" else str(value).strip()
+    return "" if pd.isna(value) else str(value).strip()
 
 
 def universe_csv_text(rows: Sequence[UniverseRow]) -> str:
@@ -542,7 +542,8 @@ def securities_frame(rows: Sequence[UniverseRow]) -> pd.DataFrame:
 
 
 __all__ = [
-    "BROAD_DIR", "COLUMNS", "PROPOSED_SPECS", "available_date", "factor_returns", "fundamentals",
-    "price_bases", "prices", "quarterly_financials", "render_csv", "share_basis_check",
-    "share_basis_factors", "share_counts", "union_universe",
+    "BROAD_DIR", "PROPOSED_COLUMNS", "PROPOSED_SPECS", "available_date", "company_keys",
+    "factor_returns", "fundamentals", "price_bases", "prices", "quarterly_financials",
+    "render_csv", "securities_frame", "share_basis_check", "share_basis_factors", "share_counts",
+    "union_universe", "universe_csv_text",
 ]

@@ -328,7 +328,8 @@ def test_a_bad_correction_never_replaces_a_good_stored_bar(con: duckdb.DuckDBPyC
                       ("B", "2024-06-04"): 3.0, ("B", "2024-06-05"): -4.0}
     rejected = con.execute(
         "SELECT run_id, table_name, ticker, trade_date, reason, rejected ->> 'close', "
-        "kept ->> 'close', kept ->> 'high' FROM raw.rejected_corrections ORDER BY ticker").fetchall()
+        "kept ->> 'close', kept ->> 'high' FROM raw.rejected_corrections ORDER BY ticker"
+    ).fetchall()
     assert [row[:4] for row in rejected] == [
         ("run-2", "raw.daily_prices", "A", date(2024, 6, 3)),
         ("run-2", "raw.daily_prices", "B", date(2024, 6, 4))]

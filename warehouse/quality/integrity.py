@@ -21,19 +21,19 @@ from warehouse.quality.rules import Check, Classification, IntegrityRules, Quara
 from warehouse.quality.sql import (
     FX_TABLE,
     LOADED_BY,
-    PRICES_TABLE,
     bars_between,
     load_window,
     query,
 )
-from warehouse.storage import transaction
 from warehouse.quality.tables import (
     QUARANTINED_PRICES,
     RecordStats,
     ensure_quality_tables,
     record_findings,
 )
+from warehouse.storage import transaction
 
+DEFAULT_RULES = IntegrityRules()
 _BARS_SINCE = bars_between("$since", "date '9999-12-31'")
 # A spike is a one-day thing: neighbours further than this from the bar do not make one.
 _SPIKE_NEIGHBOUR_DAYS = 31
@@ -162,7 +162,7 @@ def quarantine(
     run_id: str,
     now: datetime,
     since: date = date.min,
-    rules: IntegrityRules = IntegrityRules(),
+    rules: IntegrityRules = DEFAULT_RULES,
 ) -> RecordStats:
     """Recomputes ``quality.quarantined_prices`` for the bars dated from ``since`` on (a run's
     window; the default, the whole history) in one transaction: impossible bars and one-day

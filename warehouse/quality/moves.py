@@ -12,8 +12,8 @@ drop or rise threshold. Each is classified by the first rule that holds:
 3. market_event: the security's benchmark moved at least ``benchmark_min_move`` the same way over
    the same interval; or at least ``min_peers`` equities of its industry, or of its sector, moved
    the same way by at least ``peer_move_share`` of the threshold. A benchmark or peer move more
-   than ``peer_move_ratio`` times smaller than the security's explains nothing. An index is the market it
-   measures: its own large move is a market event.
+   than ``peer_move_ratio`` times smaller than the security's explains nothing. An index is the
+   market it measures: its own large move is a market event.
 4. suspect_data, a spike: the next session gives back at least ``reversal_share`` of the move, or
    the move gives back that share of a large move the session before (both days of a spike are
    flagged).

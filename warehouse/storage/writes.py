@@ -117,7 +117,8 @@ def split_bad_corrections(
                 FROM ({bar_problems(_as_bars(spec, "incoming", date))}) GROUP BY ALL
             ),
             bad_stored AS (
-                SELECT DISTINCT ticker, trade_date FROM ({bar_problems(_as_bars(spec, "stored", date))})
+                SELECT DISTINCT ticker, trade_date
+                FROM ({bar_problems(_as_bars(spec, "stored", date))})
             )
             SELECT '{spec.qualified_name}' AS table_name, s.ticker, s.{ident(date)} AS trade_date,
                    bad.reason, json_object({values.format(alias="s")})::VARCHAR AS rejected,
@@ -131,11 +132,13 @@ def split_bad_corrections(
     if rejected.empty:
         return frame, rejected
     delivered = pd.MultiIndex.from_arrays([frame["ticker"], pd.to_datetime(frame[date])])
-    refused = pd.MultiIndex.from_arrays([rejected["ticker"], pd.to_datetime(rejected["trade_date"])])
+    refused = pd.MultiIndex.from_arrays([rejected["ticker"],
+                                         pd.to_datetime(rejected["trade_date"])])
     return frame[~delivered.isin(refused)], rejected
 
 
-# The columns of split_bad_corrections' rejected rows: raw.rejected_corrections without its load key.
+# The columns of split_bad_corrections' rejected rows: raw.rejected_corrections without its
+# load key.
 REJECTED_COLUMNS = ("table_name", "ticker", "trade_date", "reason", "rejected", "kept")
 
 

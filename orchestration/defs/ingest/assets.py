@@ -21,7 +21,7 @@ from orchestration.resources import MarketDataResource, UniverseResource, Wareho
 from orchestration.retries import retry_transient_errors
 from warehouse import storage
 from warehouse.calendars import sessions_frame
-from warehouse.loading import securities_trading_between
+from warehouse.loading import securities_trading_between, with_restated_history
 from warehouse.sources import MarketDataSource, check_failure_budget
 from warehouse.sources.base import FetchResult, TickerFailure
 from warehouse.universe import Security, universe_frame
@@ -262,6 +262,9 @@ def daily_prices(
 
     def fetch(source: MarketDataSource) -> Fetched:
         batch = source.fetch_prices(requested, *window)
+        # a new split (or adj_close dividend) restates history: re-fetch it, one basis stored
+        with warehouse.connect() as connection:
+            batch = with_restated_history(connection, source, requested, batch, window[1])
         return Fetched({"daily_prices": batch.prices, "corporate_actions": batch.actions}, batch.failures)
 
     report, fetched = _ingest(

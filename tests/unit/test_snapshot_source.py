@@ -10,7 +10,14 @@ import pandas as pd
 import pytest
 
 from warehouse import settings
-from warehouse.sources import SnapshotSource, SourceError, TickerFailure, snapshot_source
+from orchestration.retries import is_transient
+from warehouse.sources import (
+    SnapshotSource,
+    SourceDataError,
+    SourceError,
+    TickerFailure,
+    snapshot_source,
+)
 from warehouse.sources.schema import COLUMNS
 from warehouse.universe import Security, load_universe
 
@@ -236,3 +243,12 @@ def test_files_are_parsed_once_per_process(bundled: SnapshotSource) -> None:
     SnapshotSource(settings.DEFAULT_SNAPSHOT_DIR).fetch_fx(UNIVERSE.fx_pairs(), FRIDAY, MONDAY)
 
     assert snapshot_source._parse.cache_info().misses == parsed
+
+
+def test_broken_snapshot_files_are_permanent_errors(tmp_path: Path) -> None:
+    """A bad header or an unparsable file is bad data: the step fails at once, never retried."""
+    directory = snapshot_copy(tmp_path)
+    (directory / "actions.csv").write_text("ticker,date\n", encoding="utf-8")
+    with pytest.raises(SourceDataError) as raised:
+        SnapshotSource(directory)
+    assert not is_transient(raised.value)

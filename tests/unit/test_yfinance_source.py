@@ -13,10 +13,14 @@ import pytest
 import yfinance
 from yfinance.exceptions import YFRateLimitError
 
+from orchestration.retries import is_transient
 from warehouse.sources import (
     MarketDataSource,
+    NoDataError,
     SnapshotSource,
+    SourceDataError,
     SourceError,
+    SourceUnavailableError,
     TickerFailure,
     YFinanceSource,
     make_source,
@@ -394,3 +398,38 @@ def test_the_sources_import_without_yfinance() -> None:
     )
 
     assert completed.returncode == 0, completed.stderr
+
+
+def test_a_window_after_today_is_no_data_at_once_not_retried() -> None:
+    fake = FakeYFinance([])
+    sleeps: list[float] = []
+    yahoo = YFinanceSource(
+        YFinanceConfig(max_retries=5), yf_module=fake, sleep=sleeps.append, today=lambda: MONDAY
+    )
+
+    for fetch in (yahoo.fetch_prices, yahoo.fetch_fx):
+        with pytest.raises(NoDataError, match="window starting 2025-01-28 .*today is 2025-01-27"):
+            fetch([equity("AAA")], date(2025, 1, 28), date(2025, 2, 3))
+
+    assert fake.download_calls == [] and sleeps == []
+    assert not is_transient(NoDataError("no data"))
+
+
+def test_errors_say_whether_a_retry_can_help() -> None:
+    """Exhausted retries and over-budget gaps are transient (Yahoo throttles by returning empty
+    frames); a response that makes no sense is bad data."""
+    exhausted = FakeYFinance([YFRateLimitError()] * 4)
+    with pytest.raises(SourceUnavailableError) as raised:
+        source(exhausted).fetch_prices([equity("AAA")], FRIDAY, MONDAY)
+    assert is_transient(raised.value)
+
+    over_budget = FakeYFinance([lambda tickers: with_failed(download_response(tickers), "BBB")])
+    with pytest.raises(SourceUnavailableError):
+        source(over_budget, max_failed_share=0.0).fetch_prices(
+            [equity("AAA"), equity("BBB")], FRIDAY, MONDAY
+        )
+
+    garbage = FakeYFinance(["<html>"])
+    with pytest.raises(SourceDataError) as raised:
+        source(garbage).fetch_prices([equity("AAA")], FRIDAY, MONDAY)
+    assert not is_transient(raised.value)

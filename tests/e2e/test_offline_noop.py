@@ -1,0 +1,105 @@
+"""Offline, the nightly window (ending today) lies after the snapshot's last day: the run succeeds,
+says so, and leaves the warehouse, its published copy and the check history as they were."""
+
+import hashlib
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.build import run_refresh
+from orchestration.defs.ingest import assets as ingest
+from orchestration.partitions import run_window
+from orchestration.resources import MarketDataResource, UniverseResource, WarehouseResource
+from warehouse import settings
+from warehouse.sources import SnapshotSource
+
+SNAPSHOT_END = SnapshotSource(settings.DEFAULT_SNAPSHOT_DIR).coverage()[1]
+
+
+def test_nothing_to_load_only_after_a_replay_ends() -> None:
+    coverage = (date(2023, 1, 2), date(2025, 6, 30))
+    assert ingest.nothing_to_load((date(2025, 6, 26), date(2025, 7, 3)), coverage) is None
+    assert ingest.nothing_to_load((date(2026, 11, 30), date(2026, 12, 4)), None) is None
+    reason = ingest.nothing_to_load((date(2026, 11, 30), date(2026, 12, 4)), coverage)
+    assert reason == (
+        "Nothing new to load: the snapshot's last day is 2025-06-30, the run asks for "
+        "2026-11-30..2026-12-04; the warehouse is left as it was."
+    )
+
+
+def test_run_window_reads_a_range_or_one_partition() -> None:
+    assert run_window({}) is None
+    assert run_window({"dagster/partition": "2025-01-27"}) == (date(2025, 1, 27),) * 2
+    assert run_window(
+        {
+            "dagster/asset_partition_range_start": "2025-01-27",
+            "dagster/asset_partition_range_end": "2025-01-31",
+        }
+    ) == (date(2025, 1, 27), date(2025, 1, 31))
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture
+def loaded_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A warehouse loaded by a window that straddles the snapshot's end: what exists is loaded."""
+    path = tmp_path / "warehouse.duckdb"
+    result = dg.materialize(
+        [ingest.securities, ingest.daily_prices, ingest.fx_rates],
+        resources={
+            "warehouse": WarehouseResource(path=str(path)),
+            "universe": UniverseResource(path=str(settings.DEFAULT_UNIVERSE_PATH)),
+            "market_data": MarketDataResource(source="snapshot"),
+        },
+        tags={
+            "dagster/asset_partition_range_start": "2025-06-26",
+            "dagster/asset_partition_range_end": "2025-07-03",
+        },
+    )
+    assert result.success
+    with duckdb.connect(str(path), read_only=True) as connection:
+        (last_day,) = connection.execute("select max(trade_date) from raw.daily_prices").fetchone()
+    assert last_day == SNAPSHOT_END
+    for variable, value in {
+        settings.WAREHOUSE_PATH_ENV: str(path),
+        settings.SOURCE_ENV: "snapshot",
+        settings.PUBLISHED_PATH_ENV: str(tmp_path / "published.duckdb"),
+        settings.REPORTS_DIR_ENV: str(tmp_path / "reports"),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+    }.items():
+        monkeypatch.setenv(variable, value)
+    (tmp_path / "dagster_home").mkdir()
+    return path
+
+
+def test_a_window_after_the_snapshot_is_a_successful_no_op(
+    loaded_warehouse: Path, tmp_path: Path
+) -> None:
+    published = tmp_path / "published.duckdb"
+    published.write_bytes(b"the copy published by the last real build")
+    before = {path: _digest(path) for path in (loaded_warehouse, published)}
+    lines: list[str] = []
+
+    result = run_refresh(date(2026, 11, 30), date(2026, 12, 4), progress=lines.append)
+
+    assert result.success and result.failed_steps == ()
+    assert {path: _digest(path) for path in before} == before
+    assert not (tmp_path / "reports").exists()
+    with dg.DagsterInstance.get() as instance:
+        records = instance.all_logs(result.run_id)
+    events = [record.dagster_event for record in records if record.dagster_event is not None]
+    started = {event.step_key for event in events if event.event_type_value == "STEP_START"}
+    skipped = {event.step_key for event in events if event.event_type_value == "STEP_SKIPPED"}
+    assert started == {"raw__securities"}
+    assert {"daily_prices", "raw__exchange_sessions", "dbt_models", "published_warehouse"} <= skipped
+    assert not [event for event in events if event.is_step_materialization]
+    assert not [event for event in events if event.event_type_value == "ASSET_CHECK_EVALUATION"]
+    messages = [record.user_message for record in records]
+    assert sum("Nothing new to load" in message for message in messages) == 1
+    assert f"the snapshot's last day is {SNAPSHOT_END}" in "\n".join(messages)
+    assert "  skipped  dbt_models" in lines

@@ -11,7 +11,7 @@ import os
 import re
 import sys
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -56,29 +56,50 @@ def _command_build(args: argparse.Namespace) -> int:
         os.environ[settings.SNAPSHOT_DIR_ENV] = str(Path(args.snapshot_dir).resolve())
     if args.warehouse:
         os.environ[settings.WAREHOUSE_PATH_ENV] = str(Path(args.warehouse).resolve())
-    from orchestration.build import default_window, run_refresh
+    from warehouse import publish
 
-    first_day, last_day = default_window(args.source)
+    if args.new_warehouse:
+        # The publish step's shrink guard reads it: a new warehouse may hold less than the copy.
+        os.environ[publish.REBUILD_ENV] = "1"
+    else:
+        refusal = publish.new_warehouse_refusal(settings.warehouse_path(), settings.published_path())
+        if refusal:
+            raise CliError(f"refused: {refusal}.")
+    from orchestration.build import default_window, run_refresh
+    from orchestration.partitions import HISTORY_START_ENV, history_start
+    from warehouse.sources.base import SourceDataError
+
+    try:
+        first_day, last_day = default_window(args.source)
+    except SourceDataError as error:
+        raise CliError(f"{one_line(str(error))}; fix or replace that file, or point --snapshot-dir "
+                       "at a complete snapshot.") from error
     first_day, last_day = args.start or first_day, args.end or last_day
+    problem = build_window_problem(first_day, last_day, date.fromisoformat(history_start()),
+                                   HISTORY_START_ENV)
+    if problem:
+        raise CliError(problem, EXIT_REFUSED)
     print(
         f"Building {settings.warehouse_path()} from {args.source} for {first_day}..{last_day}",
         flush=True,
     )
-    progress = None if args.quiet else _print_progress
-    # dbt's own log lines go to a file: the terminal gets one progress line per step.
+    terminal = sys.stderr
+    progress = None if args.quiet else (lambda line: print(line, file=terminal, flush=True))
+    # dbt's and Dagster's own log lines (tracebacks included) go to a file: the terminal gets one
+    # progress line per step, a failed step's with its error. --debug leaves Dagster's on stderr.
     log_path = settings.warehouse_path().parent / "logs" / f"build-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log, redirect_stdout(log):
+    with log_path.open("w") as log, redirect_stdout(log), redirect_stderr(terminal if args.debug else log):
         result = run_refresh(first_day, last_day, progress=progress)
     print(f"Build log (dbt output): {log_path}")
     if not result.success:
         print(f"Build failed in: {', '.join(result.failed_steps) or 'unknown step'} "
-              f"(run {result.run_id}); the published copy was not changed", file=sys.stderr)
+              f"(run {result.run_id}); the published copy was not changed; the error is in "
+              f"{log_path}", file=sys.stderr)
         return 1
-    from warehouse.publish import read_manifest
     from warehouse.summary import print_build_summary
 
-    manifest = read_manifest(settings.published_path()) or {}
+    manifest = publish.read_manifest(settings.published_path()) or {}
     if manifest.get("run_id") != result.run_id:
         print(f"The run did not publish: readers still see {settings.published_path()} as it was",
               file=sys.stderr)
@@ -86,6 +107,19 @@ def _command_build(args: argparse.Namespace) -> int:
     print_build_summary(settings.published_path())
     print(f"Published the read-only copy every reader opens: {settings.published_path()}")
     return 0
+
+
+def build_window_problem(
+    first_day: date, last_day: date, history_start: date, history_start_env: str
+) -> str | None:
+    """What is wrong with a build window, with the fix, or None."""
+    if last_day < first_day:
+        return (f"--end {last_day} is before --start {first_day}; give an end on or after the "
+                "start.")
+    if first_day < history_start:
+        return (f"--start {first_day} is before the history start {history_start}; start on or "
+                f"after it, or set {history_start_env}={first_day} to reach back further.")
+    return None
 
 
 def _command_event(args: argparse.Namespace) -> int:
@@ -102,17 +136,15 @@ def _command_event(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_progress(line: str) -> None:
-    print(line, file=sys.stderr, flush=True)
-
-
 # --------------------------------------------------------------------------------------------
 # Reading the published copy (sql, status; `event` slots in the same way)
 # --------------------------------------------------------------------------------------------
 
 
 def _published_path(args: argparse.Namespace) -> Path:
-    return Path(args.published).expanduser().resolve() if args.published else settings.published_path()
+    from warehouse import publish
+
+    return publish.stable_path(args.published) if args.published else settings.published_path()
 
 
 @contextmanager
@@ -125,9 +157,12 @@ def published_connection(args: argparse.Namespace) -> Iterator[Any]:
     except (publish.NotPublishedError, publish.PublishedUnavailableError) as error:
         raise CliError(str(error)) from error
     try:
-        # Nothing a query does may install anything or change the session's settings.
+        # Nothing a query does may install anything, read or write a file other than the copy,
+        # reach the network, or change these settings back.
         connection.execute("SET autoinstall_known_extensions = false")
         connection.execute("SET allow_community_extensions = false")
+        if not getattr(args, "allow_files", False):
+            connection.execute("SET enable_external_access = false")
         connection.execute("SET lock_configuration = true")
         yield connection
     finally:
@@ -207,6 +242,10 @@ def _command_sql(args: argparse.Namespace) -> int:
                 cursor = connection.execute(statement)
                 columns = [column[0] for column in cursor.description or ()]
                 rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows + 1)
+            except duckdb.PermissionException as error:
+                raise CliError(f"Refused: {one_line(str(error))}. `sql` reads the published copy "
+                               "only; pass --allow-files to let a query read local files and "
+                               "URLs.", EXIT_REFUSED) from error
             except duckdb.Error as error:
                 raise CliError(one_line(str(error))) from error
             truncated = max_rows is not None and len(rows) > max_rows
@@ -250,7 +289,8 @@ def _command_status(args: argparse.Namespace) -> int:
 
     path = _published_path(args)
     with published_connection(args) as connection:
-        manifest = publish.read_manifest(path) or {}
+        # The manifest of the copy this connection reads, not of one published since it opened.
+        manifest = publish.manifest_of_connection(connection) or {}
         tables = table_overview(connection, STATUS_SCHEMAS)
         last_load = latest_load_summary(connection)
         anomalies = open_anomalies(connection)
@@ -485,14 +525,28 @@ def _reader_options() -> argparse.ArgumentParser:
     return options
 
 
+_DEBUG_HELP = "on an error, print the Python traceback (and, for build, Dagster's log) too"
+
+
+def _common_options() -> argparse.ArgumentParser:
+    """Options every command takes, also after its name (``market-warehouse build --debug``)."""
+    options = argparse.ArgumentParser(add_help=False)
+    # SUPPRESS: a subcommand's default must not overwrite `market-warehouse --debug build`.
+    options.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
+    return options
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="market-warehouse", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    common = _common_options()
     reader = _reader_options()
 
     build = commands.add_parser(
-        "build", help="ingest, build the dbt models, run the checks and publish the read-only copy"
+        "build", parents=[common],
+        help="ingest, build the dbt models, run the checks and publish the read-only copy",
     )
     build.add_argument("--source", choices=("snapshot", "yfinance"), default=settings.source_kind())
     build.add_argument("--snapshot-dir", help="directory of snapshot files (default: bundled)")
@@ -501,29 +555,39 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--start", type=_date, help="first trading date (default: history start)")
     build.add_argument("--end", type=_date, help="last trading date (default: snapshot end/today)")
     build.add_argument("--quiet", action="store_true", help="no per-step progress on stderr")
+    build.add_argument(
+        "--new-warehouse", action="store_true",
+        help="build even though the warehouse file does not exist while a copy is published, "
+             "and publish the result even if its tables hold far fewer rows than that copy "
+             "(a deliberate rebuild); without it such a build is refused",
+    )
     build.set_defaults(handler=_command_build)
 
     sql = commands.add_parser(
-        "sql", parents=[reader], help="run a read-only SQL query on the published copy",
+        "sql", parents=[common, reader], help="run a read-only SQL query on the published copy",
         description="Runs read-only SQL on the published copy of the warehouse, opened read-only "
                     "(it never blocks or sees a half-done refresh). Statements that write "
-                    "(INSERT, CREATE, COPY, ATTACH, INSTALL, SET, PRAGMA...) are refused.",
+                    "(INSERT, CREATE, COPY, ATTACH, INSTALL, SET, PRAGMA...) are refused, and "
+                    "so is reading any other file or URL unless --allow-files.",
     )
     sql.add_argument("query", help='SQL text, e.g. "SELECT * FROM marts.dim_security"; - reads stdin')
     sql.add_argument("--format", choices=OUTPUT_FORMATS, default="table", help="output format")
     sql.add_argument("--max-rows", type=int, default=DEFAULT_MAX_ROWS,
                      help=f"rows the table format prints (default {DEFAULT_MAX_ROWS}; 0: all); "
                           "csv and json print all rows")
+    sql.add_argument("--allow-files", action="store_true",
+                     help="let the query read local files and URLs (read_csv, read_parquet, glob...)"
+                          "; off by default, so a query sees the published copy only")
     sql.set_defaults(handler=_command_sql)
 
     status = commands.add_parser(
-        "status", parents=[reader],
+        "status", parents=[common, reader],
         help="last refresh, row counts and date ranges, open anomalies (from the published copy)",
     )
     status.set_defaults(handler=_command_status)
 
     event = commands.add_parser(
-        "event", parents=[reader], help="an event's impact by security and by sector",
+        "event", parents=[common, reader], help="an event's impact by security and by sector",
         description="What an event did to every equity and sector: day-0 return, abnormal returns "
                     "(market model CARs) and USD market value change. EVENT is an event_id of "
                     "the events seed (e.g. deepseek_selloff) or any date, YYYY-MM-DD.",
@@ -534,17 +598,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors that name a problem the user can fix (a bad universe or snapshot file, a locked or
+    damaged warehouse, a refused publish): one line, no traceback."""
+    from warehouse.calendars import CalendarRangeError
+    from warehouse.publish import PublishError
+    from warehouse.sources.base import SourceError
+    from warehouse.storage.errors import WarehouseError
+    from warehouse.universe import UniverseError
+
+    return CliError, CalendarRangeError, PublishError, SourceError, UniverseError, WarehouseError
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except CliError as error:
-        print(f"market-warehouse {args.command}: {error}", file=sys.stderr)
-        return error.exit_code
     except BrokenPipeError:  # `market-warehouse sql ... | head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except Exception as error:
+        if args.debug or not isinstance(error, _user_errors()):
+            raise
+        hint = "" if isinstance(error, CliError) else " (--debug prints the traceback)"
+        print(f"market-warehouse {args.command}: {one_line(str(error))}{hint}", file=sys.stderr)
+        return error.exit_code if isinstance(error, CliError) else EXIT_FAILED
 
 
 if __name__ == "__main__":

@@ -136,7 +136,7 @@ def _read_rows(path: Path) -> list[tuple[int, dict[str, str]]]:
     """(file line number, stripped cells) of every data row."""
     if not path.is_file():
         raise UniverseError(f"universe file {path} does not exist")
-    with path.open(newline="", encoding="utf-8") as handle:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         missing = [column for column in COLUMNS if column not in (reader.fieldnames or [])]
         if missing:

@@ -4,6 +4,8 @@ own, and the build's progress lines."""
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from datetime import date, datetime
@@ -370,3 +372,123 @@ def test_a_retried_step_reports_the_retry_and_the_restart() -> None:
     assert job.execute_in_process(run_config=run_config).success
     assert [line.split()[0] for line in lines] == ["start", "retry", "restart", "done"]
     assert "ConnectionError: timed out" in lines[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# build: errors a user can act on, one line each, before anything is written
+# ---------------------------------------------------------------------------------------------
+
+
+class FakeRefresh:
+    """Stands in for run_refresh: records each window and whether the run was marked a rebuild,
+    writes a traceback to stderr as Dagster's console log does, and fails (or raises ``error``)."""
+
+    def __init__(self) -> None:
+        self.windows: list[tuple[date, date]] = []
+        self.rebuild: list[str | None] = []
+        self.error: Exception | None = None
+
+    def __call__(self, first_day: date, last_day: date, **_: object):
+        from orchestration.build import BuildResult
+
+        self.windows.append((first_day, last_day))
+        self.rebuild.append(os.environ.get(publish.REBUILD_ENV) or None)
+        if self.error is not None:
+            raise self.error
+        sys.stderr.write("Traceback (most recent call last): Dagster's own log\n")
+        return BuildResult("run-x", False, first_day, last_day, ("raw__daily_prices",))
+
+
+@pytest.fixture
+def refresh(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeRefresh:
+    """`build` runs FakeRefresh; the settings `build` writes into the environment are restored."""
+    from orchestration import build
+
+    fake = FakeRefresh()
+    monkeypatch.setattr(build, "run_refresh", fake)
+    for name in (settings.SNAPSHOT_DIR_ENV, publish.REBUILD_ENV):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv(settings.SOURCE_ENV, "snapshot")
+    if not os.environ.get(settings.WAREHOUSE_PATH_ENV, "").startswith(str(tmp_path)):
+        monkeypatch.setenv(settings.WAREHOUSE_PATH_ENV, str(tmp_path / "market_warehouse.duckdb"))
+    return fake
+
+
+def assert_one_line(err: str, *fragments: str) -> None:
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    for fragment in fragments:
+        assert fragment in err, err
+
+
+def test_build_refuses_an_end_before_the_start(
+    refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "build", "--start", "2024-01-10", "--end", "2024-01-02")
+    assert code == cli.EXIT_REFUSED and refresh.windows == []
+    assert_one_line(err, "--end 2024-01-02 is before --start 2024-01-10")
+
+
+def test_build_refuses_a_start_before_the_history_start(
+    refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "build", "--start", "1990-01-01", "--end", "1990-02-01")
+    assert code == cli.EXIT_REFUSED and refresh.windows == []
+    assert_one_line(err, "before the history start 2023-01-02",
+                    "MARKET_WAREHOUSE_HISTORY_START=1990-01-01")
+
+
+def test_build_names_an_unparsable_snapshot_file(
+    refresh: FakeRefresh, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from warehouse.sources.base import SourceDataError
+
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(settings.DEFAULT_SNAPSHOT_DIR, snapshot)
+    prices = snapshot / "prices.csv"
+    header, *rows = prices.read_text().splitlines()
+    prices.write_text("\n".join([header, "garbage,,,x,y", *rows]) + "\n")
+    code, _, err = run(capsys, "build", "--snapshot-dir", str(snapshot))
+    assert code == cli.EXIT_FAILED and refresh.windows == []
+    assert_one_line(err, f"{prices} cannot be parsed", "fix or replace that file")
+    with pytest.raises(cli.CliError) as raised:  # --debug: the traceback, down to the parser
+        cli.main(["build", "--snapshot-dir", str(snapshot), "--debug"])
+    assert isinstance(raised.value.__cause__, SourceDataError)
+
+
+def test_an_error_the_user_can_fix_is_one_line_unless_debug(
+    refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from warehouse.universe import UniverseError
+
+    refresh.error = UniverseError("invalid universe file u.csv:\n  line 3: unknown role 'bond'")
+    code, _, err = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05")
+    assert code == cli.EXIT_FAILED
+    assert_one_line(err, "invalid universe file u.csv: line 3: unknown role 'bond'", "--debug")
+    with pytest.raises(UniverseError):
+        cli.main(["--debug", "build", "--start", "2024-01-02", "--end", "2024-01-05"])
+
+
+def test_a_failed_run_keeps_dagsters_traceback_in_the_build_log(
+    refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05", "--quiet")
+    assert code == cli.EXIT_FAILED and "Traceback" not in err
+    assert "Build failed in: raw__daily_prices (run run-x)" in err
+    log = Path(err.rsplit("the error is in ", 1)[1].strip())
+    assert "Traceback" in log.read_text()
+
+
+def test_build_refuses_to_create_a_new_warehouse_over_a_published_copy(
+    published: Path, refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The field failure: the warehouse file was gone, a build from 2024 created a new one and
+    published it over the copy, exit 0, and readers lost 2023."""
+    settings.warehouse_path().unlink()
+    code, _, err = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05")
+    assert code == cli.EXIT_FAILED and refresh.windows == []
+    assert_one_line(err, f"{settings.warehouse_path()} does not exist", "run-42", "--new-warehouse")
+
+    code, _, _ = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05",
+                     "--new-warehouse")
+    assert refresh.windows == [(date(2024, 1, 2), date(2024, 1, 5))]
+    assert refresh.rebuild == ["1"], "the publish step must know the rebuild is deliberate"

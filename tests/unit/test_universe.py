@@ -146,3 +146,11 @@ def test_universe_frame_has_the_raw_securities_columns(tmp_path: Path) -> None:
     by_ticker = frame.set_index("ticker")
     assert by_ticker.at["9984.T", "benchmark"] == "^N225"
     assert by_ticker["benchmark"].isna()[["^GSPC", "JPY=X"]].all()
+
+
+def test_a_universe_saved_with_a_byte_order_mark_loads(tmp_path: Path) -> None:
+    """Excel's "CSV UTF-8" starts the file with a BOM, which used to hide the ticker column."""
+    path = tmp_path / "universe.csv"
+    path.write_text("\n".join([HEADER, *VALID_ROWS]) + "\n", encoding="utf-8-sig")
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")
+    assert load_universe(path).get("NVDA").exchange == "XNAS"

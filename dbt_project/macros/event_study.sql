@@ -11,6 +11,9 @@
   - Estimation window: relative days [event_estimation_first_day, event_estimation_last_day]
     (default [-260, -11]); a day enters the sample when R and Rm exist and R does not span a missing
     session. The estimated models need event_min_estimation_obs observations (default 120).
+  - Every floating-point aggregate is ordered by a key unique within its group (`sum(x order by
+    trade_date)`): without it DuckDB adds the rows up in whatever order its threads deliver them,
+    and the last bits of the results change from one build of the same data to the next.
 -#}
 
 {% macro event_windows() %}
@@ -130,11 +133,11 @@ fit as (
         count(*) as estimation_obs,
         min(trade_date) as estimation_first_date,
         max(trade_date) as estimation_last_date,
-        regr_intercept(security_return, benchmark_return) as alpha,
-        regr_slope(security_return, benchmark_return) as beta,
-        avg(security_return) as mean_return,
-        avg(benchmark_return) as mean_benchmark_return,
-        regr_sxx(security_return, benchmark_return) as benchmark_sxx
+        regr_intercept(security_return, benchmark_return order by trade_date) as alpha,
+        regr_slope(security_return, benchmark_return order by trade_date) as beta,
+        avg(security_return order by trade_date) as mean_return,
+        avg(benchmark_return order by trade_date) as mean_benchmark_return,
+        regr_sxx(security_return, benchmark_return order by trade_date) as benchmark_sxx
     from estimation_sample
     group by event_id, ticker
 ),
@@ -144,8 +147,8 @@ residual_stats as (
     select
         sample.event_id,
         sample.ticker,
-        sum(power(sample.security_return - fit.alpha - fit.beta * sample.benchmark_return, 2))
-            / (fit.estimation_obs - 2) as residual_variance,
+        sum(power(sample.security_return - fit.alpha - fit.beta * sample.benchmark_return, 2)
+            order by sample.trade_date) / (fit.estimation_obs - 2) as residual_variance,
         avg(case when sample.security_return - fit.alpha - fit.beta * sample.benchmark_return > 0
                  then 1.0 else 0.0 end) as positive_residual_share
     from estimation_sample as sample
@@ -266,11 +269,11 @@ aggregated as (
             and min(relative_day - sessions_spanned) <= any_value(window_first_day) - 1 as covers_window,
         bool_or(spans_missing_session) as spans_missing_session,
         count(expected_return) = count(*) as has_expected_returns,
-        product(1 + security_return) - 1 as window_return,
-        product(1 + expected_return) - 1 as expected_window_return,
-        sum(security_return - expected_return) as cumulative_abnormal_return,
-        sum(forecast_error_variance) as car_variance,
-        sum(market_value_change_usd) as usd_value_change
+        product(1 + security_return order by relative_day) - 1 as window_return,
+        product(1 + expected_return order by relative_day) - 1 as expected_window_return,
+        sum(security_return - expected_return order by relative_day) as cumulative_abnormal_return,
+        sum(forecast_error_variance order by relative_day) as car_variance,
+        sum(market_value_change_usd order by relative_day) as usd_value_change
     from with_expected_returns
     group by event_id, ticker, window_name, model
 )

@@ -8,10 +8,6 @@ select
     days.ticker,
     days.trade_date,
     days.security_return - estimation.alpha - estimation.beta * days.benchmark_return as residual,
-    -- what the residual is computed from, for the fingerprint: alpha and beta come out of
-    -- parallel sums whose last bits vary from run to run, the returns do not
-    days.security_return,
-    days.benchmark_return,
     coalesce(event_securities.sector, 'Unclassified') as sector_group,
     coalesce(event_securities.industry, 'Unclassified') as industry_group
 from {{ ref('int_event_security_days') }} as days

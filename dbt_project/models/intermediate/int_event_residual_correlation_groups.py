@@ -158,14 +158,15 @@ def model(dbt, session):
         unique_key="event_id",
     )
     residuals = dbt.ref("int_event_estimation_residuals")
-    # O(rows): one pass over the residuals. The returns identify the residuals (alpha and beta are
-    # a function of them), and unlike the residuals they are the same to the last bit on every run.
+    # O(rows): one pass over the residuals, which are the same to the last bit on every build of
+    # the same data (the market model is fitted with ordered sums); an integer sum of row hashes
+    # does not depend on the order of the rows.
     fingerprints = residuals.query("residuals", f"""
         select
             event_id,
             hash({COMPUTATION_VERSION}, count(*),
-                 sum(hash(ticker, trade_date, security_return, benchmark_return,
-                          sector_group, industry_group)))::varchar as input_fingerprint
+                 sum(hash(ticker, trade_date, residual, sector_group, industry_group)))::varchar
+                as input_fingerprint
         from residuals
         group by event_id
         order by event_id
@@ -188,6 +189,8 @@ def model(dbt, session):
             group by all
             order by sector_group, industry_group, ticker
         """).fetchnumpy()
+        # in no particular order: each row fills its own (day, firm) cell of the matrix, so the
+        # numbers do not depend on the order the rows arrive in
         cells = rows.query("r", """
             select
                 dense_rank() over (order by sector_group, industry_group, ticker) - 1 as firm,

@@ -44,7 +44,9 @@ counts_on_current_split_basis as (
         counts.ticker,
         counts.as_of_date,
         counts.shares_basis,
-        counts.shares_reported * coalesce(product(splits.split_ratio), 1) as shares_outstanding
+        -- in date order: a product of inexact ratios is then the same to the last bit on every build
+        counts.shares_reported * coalesce(product(splits.split_ratio order by splits.action_date), 1)
+            as shares_outstanding
     from reported_counts as counts
     left join splits
         on splits.ticker = counts.ticker

@@ -1,6 +1,7 @@
 -- Event impact aggregated over equities (ETFs are not companies) for the whole event, each sector
 -- and each sector x industry, with the cross-sectional test statistics that are valid when every
--- firm shares the same event date. All statistics use market-model CARs.
+-- firm shares the same event date. All statistics use market-model CARs. Floating-point
+-- aggregates run in ticker order, so a rebuild of the same data gives the same bits.
 {%- set windows = event_windows() %}
 
 with equities as (
@@ -20,11 +21,11 @@ group_measures as (
         industry_group as industry,
         count(*) as securities_in_group,
         count(day0_return) as securities_counted,
-        avg(day0_return) as ew_day0_return,
-        {{ weighted_average('day0_return', 'market_value_usd_before_day0') }} as vw_day0_return,
-        sum(market_value_usd_before_day0) as market_value_usd_before_day0,
-        sum(day0_usd_value_change) as total_day0_usd_value_change,
-        sum(least(day0_usd_value_change, 0)) as total_day0_usd_value_lost,
+        avg(day0_return order by ticker) as ew_day0_return,
+        {{ weighted_average('day0_return', 'market_value_usd_before_day0', 'ticker') }} as vw_day0_return,
+        sum(market_value_usd_before_day0 order by ticker) as market_value_usd_before_day0,
+        sum(day0_usd_value_change order by ticker) as total_day0_usd_value_change,
+        sum(least(day0_usd_value_change, 0) order by ticker) as total_day0_usd_value_lost,
         avg(case when day0_return < 0 then 1.0 when day0_return is not null then 0.0 end) as share_decliners,
         arg_min(ticker, day0_usd_value_change) filter (where day0_usd_value_change < 0) as largest_loser_ticker,
         min(day0_usd_value_change) filter (where day0_usd_value_change < 0) as largest_loser_day0_usd_value_change
@@ -32,16 +33,19 @@ group_measures as (
         {%- set car = 'car_mm_' ~ window.name %}
         {%- set scar = 'tstat_car_mm_' ~ window.name %}
         , count({{ car }}) as n_car_mm_{{ window.name }}
-        , avg({{ car }}) as ew_car_mm_{{ window.name }}
-        , {{ weighted_average(car, 'market_value_usd_before_day0') }} as vw_car_mm_{{ window.name }}
-        , sum(usd_value_change_{{ window.name }}) as total_usd_value_change_{{ window.name }}
-        , avg({{ car }}) / (stddev_samp({{ car }}) / sqrt(count({{ car }}))) as t_cross_sectional_{{ window.name }}
-        , sum({{ scar }}) / sqrt(sum(case when {{ scar }} is not null
-                                          then (estimation_obs - 2.0) / (estimation_obs - 4.0) end)) as patell_z_{{ window.name }}
-        , avg({{ scar }}) / (stddev_samp({{ scar }}) / sqrt(count({{ scar }}))) as bmp_t_{{ window.name }}
+        , avg({{ car }} order by ticker) as ew_car_mm_{{ window.name }}
+        , {{ weighted_average(car, 'market_value_usd_before_day0', 'ticker') }} as vw_car_mm_{{ window.name }}
+        , sum(usd_value_change_{{ window.name }} order by ticker) as total_usd_value_change_{{ window.name }}
+        , avg({{ car }} order by ticker)
+            / (stddev_samp({{ car }} order by ticker) / sqrt(count({{ car }}))) as t_cross_sectional_{{ window.name }}
+        , sum({{ scar }} order by ticker)
+            / sqrt(sum(case when {{ scar }} is not null then (estimation_obs - 2.0) / (estimation_obs - 4.0) end
+                       order by ticker)) as patell_z_{{ window.name }}
+        , avg({{ scar }} order by ticker)
+            / (stddev_samp({{ scar }} order by ticker) / sqrt(count({{ scar }}))) as bmp_t_{{ window.name }}
         , count({{ scar }}) as n_scar_{{ window.name }}
         , count(*) filter (where {{ car }} > 0) as n_positive_car_mm_{{ window.name }}
-        , avg(positive_residual_share_mm) filter (where {{ car }} is not null) as expected_positive_share_{{ window.name }}
+        , avg(positive_residual_share_mm order by ticker) filter (where {{ car }} is not null) as expected_positive_share_{{ window.name }}
         {%- endfor %}
     from equities
     group by grouping sets ((event_id), (event_id, sector_group), (event_id, sector_group, industry_group))

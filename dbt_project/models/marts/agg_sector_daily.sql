@@ -10,7 +10,8 @@
 -- refresh_start (the orchestration's partition range) or, without it, from the last
 -- refresh_lookback_days days already in the table, to the end of the data: a backfilled range
 -- changes the return of the first day after it too. fct_daily_returns carries each security's
--- previous-day value, so the window needs no look-back into older rows.
+-- previous-day value, so the window needs no look-back into older rows. Floating-point aggregates
+-- run in ticker order, so a rebuild of the same data gives the same bits.
 
 with equity_days as (
     select
@@ -34,10 +35,10 @@ select
     sector,
     count(*) as securities_priced,
     count(simple_return) as securities_counted,
-    {{ weighted_average('simple_return', 'previous_market_value_usd') }} as cap_weighted_return,
+    {{ weighted_average('simple_return', 'previous_market_value_usd', 'ticker') }} as cap_weighted_return,
     count(simple_return * previous_market_value_usd) as cap_weighted_securities,
-    avg(simple_return) as equal_weighted_return,
-    sum(market_value_usd) as total_market_value_usd,
+    avg(simple_return order by ticker) as equal_weighted_return,
+    sum(market_value_usd order by ticker) as total_market_value_usd,
     count(*) filter (where simple_return > 0) as advancers,
     count(*) filter (where simple_return < 0) as decliners,
     count(*) filter (where simple_return = 0) as unchanged,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,7 +16,23 @@ from pydantic import Field
 
 from warehouse import settings, storage
 from warehouse.sources import MarketDataSource, SnapshotSource, make_source
+from warehouse.storage.connection import build_lock
 from warehouse.universe import Universe, load_universe
+
+log = logging.getLogger(__name__)
+LOCK_TIMEOUT_ENV = "MARKET_WAREHOUSE_LOCK_TIMEOUT_SECONDS"
+BUILD_LOCK_TIMEOUT_ENV = "MARKET_WAREHOUSE_BUILD_LOCK_TIMEOUT_SECONDS"
+
+
+def seconds_setting(name: str, default: float) -> float:
+    """A duration in seconds from the environment variable ``name``, or ``default``."""
+    value = os.environ.get(name)
+    if not value:
+        return default
+    try:
+        return float(value)
+    except ValueError as error:
+        raise ValueError(f"{name}={value!r} is not a number of seconds") from error
 
 
 class WarehouseResource(dg.ConfigurableResource):
@@ -26,15 +43,31 @@ class WarehouseResource(dg.ConfigurableResource):
     lock_timeout_seconds: float = Field(
         default=60.0, description="How long to wait for another process to release the file."
     )
+    build_lock_timeout_seconds: float = Field(
+        default=3600.0,
+        description="How long a run waits for another build of this warehouse (a CLI build or "
+        "another Dagster run) to finish before it fails, naming that build.",
+    )
 
     @property
     def database_path(self) -> Path:
         return Path(self.path).expanduser().resolve()
 
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+    @contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
         # dbt runs as a subprocess inside dbt_project/ and reads the path from this variable in
         # profiles.yml: exporting the resolved absolute path here guarantees both write one file.
         os.environ[settings.WAREHOUSE_PATH_ENV] = str(self.database_path)
+        # The whole run holds the build lock (the in-process executor sets resources up once per
+        # run), so a second build, from the CLI or Dagster, waits instead of interleaving.
+        holder = f"Dagster run {context.run.run_id}" if context.run is not None else "a Dagster run"
+        with build_lock(
+            self.database_path,
+            holder=holder,
+            timeout_seconds=self.build_lock_timeout_seconds,
+            waiting=context.log.warning if context.log is not None else log.warning,
+        ):
+            yield self
 
     @contextmanager
     def connect(self, *, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:

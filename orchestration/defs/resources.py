@@ -1,7 +1,15 @@
 import dagster as dg
 
+from orchestration.build import job_loggers
 from orchestration.defs.dbt.project import dbt_cli
-from orchestration.resources import MarketDataResource, UniverseResource, WarehouseResource
+from orchestration.resources import (
+    BUILD_LOCK_TIMEOUT_ENV,
+    LOCK_TIMEOUT_ENV,
+    MarketDataResource,
+    UniverseResource,
+    WarehouseResource,
+    seconds_setting,
+)
 from warehouse import settings
 
 
@@ -9,7 +17,11 @@ from warehouse import settings
 def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
-            "warehouse": WarehouseResource(path=str(settings.warehouse_path())),
+            "warehouse": WarehouseResource(
+                path=str(settings.warehouse_path()),
+                lock_timeout_seconds=seconds_setting(LOCK_TIMEOUT_ENV, 60.0),
+                build_lock_timeout_seconds=seconds_setting(BUILD_LOCK_TIMEOUT_ENV, 3600.0),
+            ),
             "universe": UniverseResource(path=str(settings.universe_path())),
             "market_data": MarketDataResource(
                 source=settings.source_kind(), snapshot_dir=str(settings.snapshot_dir())
@@ -18,4 +30,7 @@ def resources() -> dg.Definitions:
         },
         # Materializations launched from the UI also run in one process: DuckDB admits one writer.
         executor=dg.in_process_executor,
+        # Part of every job, so `market-warehouse build` runs the job exactly as the UI has it;
+        # only the build's run config turns the progress logger on.
+        loggers=job_loggers(),
     )

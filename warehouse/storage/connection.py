@@ -3,15 +3,20 @@ cannot be opened, without ever modifying them."""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import re
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
 
 from warehouse import settings
 from warehouse.storage.errors import (
+    WarehouseBusyError,
     WarehouseCorruptError,
     WarehouseError,
     WarehouseLockedError,
@@ -107,3 +112,77 @@ def _unreadable_file_error(path: Path, message: str) -> WarehouseError | None:
     if any(marker in about_the_file for marker in _CORRUPT_MARKERS):
         return WarehouseCorruptError(path, message)
     return None
+
+
+BUILD_LOCK_SUFFIX = ".build.lock"
+_BUILD_LOCK_POLL_SECONDS = 0.2
+# Build locks this process holds, by lock file: a Dagster run inside `market-warehouse build`
+# takes the lock the build already holds, and flock() would refuse a second descriptor.
+_held_build_locks: dict[Path, int] = {}
+
+
+def build_lock_path(warehouse: Path) -> Path:
+    """The lock file beside the warehouse that every build holds while it runs."""
+    warehouse = Path(warehouse).expanduser().resolve()
+    return warehouse.with_name(warehouse.name + BUILD_LOCK_SUFFIX)
+
+
+@contextmanager
+def build_lock(
+    warehouse: Path,
+    *,
+    holder: str,
+    timeout_seconds: float,
+    waiting: Callable[[str], None] = log.warning,
+) -> Iterator[None]:
+    """Serializes builds of one warehouse across processes (the CLI's and Dagster's alike): an
+    OS-level lock (flock) on a file beside it, released by the kernel if the process dies.
+
+    A second build waits up to ``timeout_seconds`` for the first, telling ``waiting`` once who
+    holds it, then raises WarehouseBusyError naming that build (its run id and PID). The DuckDB
+    file lock alone cannot serialize builds: each step opens and closes the file, so two builds
+    would interleave their steps."""
+    path = build_lock_path(warehouse)
+    if path in _held_build_locks:
+        _held_build_locks[path] += 1
+        try:
+            yield
+        finally:
+            _held_build_locks[path] -= 1
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        _acquire(descriptor, Path(warehouse).expanduser().resolve(), timeout_seconds, waiting)
+        os.ftruncate(descriptor, 0)
+        os.pwrite(descriptor, f"{holder} (PID {os.getpid()})".encode(), 0)
+        _held_build_locks[path] = 1
+        try:
+            yield
+        finally:
+            del _held_build_locks[path]
+            os.ftruncate(descriptor, 0)
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+def _acquire(
+    descriptor: int, warehouse: Path, timeout_seconds: float, waiting: Callable[[str], None]
+) -> None:
+    started = time.monotonic()
+    told = False
+    while True:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            holder = os.pread(descriptor, 1000, 0).decode(errors="replace").strip()
+            holder = holder or "another build"
+            waited = time.monotonic() - started
+            if waited >= timeout_seconds:
+                raise WarehouseBusyError(warehouse, holder=holder, waited=waited) from None
+            if not told:
+                waiting(f"waiting up to {timeout_seconds:.0f}s for {holder} to finish its build")
+                told = True
+            time.sleep(min(_BUILD_LOCK_POLL_SECONDS, timeout_seconds - waited))

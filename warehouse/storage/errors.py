@@ -25,6 +25,17 @@ class WarehouseLockedError(WarehouseError):
         )
 
 
+class WarehouseBusyError(WarehouseError):
+    """Another build (a `market-warehouse build` or a Dagster run) is writing the warehouse."""
+
+    def __init__(self, path: Path, *, holder: str, waited: float):
+        self.path, self.holder = path, holder
+        super().__init__(
+            f"Warehouse {path} is being built by {holder}. Two builds never write at once: wait "
+            f"for that one to finish (or stop it) and start again. Waited {waited:.1f}s for it."
+        )
+
+
 class WarehouseCorruptError(WarehouseError):
     """The file is not a DuckDB database or is damaged. It is never modified."""
 

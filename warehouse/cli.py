@@ -62,7 +62,9 @@ def _command_build(args: argparse.Namespace) -> int:
         # The publish step's shrink guard reads it: a new warehouse may hold less than the copy.
         os.environ[publish.REBUILD_ENV] = "1"
     else:
-        refusal = publish.new_warehouse_refusal(settings.warehouse_path(), settings.published_path())
+        refusal = publish.new_warehouse_refusal(
+            settings.warehouse_path(), settings.published_path()
+        )
         if refusal:
             raise CliError(f"refused: {refusal}.")
     from orchestration.build import default_window, run_refresh
@@ -89,7 +91,8 @@ def _command_build(args: argparse.Namespace) -> int:
     # progress line per step, a failed step's with its error. --debug leaves Dagster's on stderr.
     log_path = settings.warehouse_path().parent / "logs" / f"build-{datetime.now():%Y%m%d-%H%M%S}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    with log_path.open("w") as log, redirect_stdout(log), redirect_stderr(terminal if args.debug else log):
+    with log_path.open("w") as log, redirect_stdout(log), \
+            redirect_stderr(terminal if args.debug else log):
         result = run_refresh(first_day, last_day, progress=progress)
     print(f"Build log (dbt output): {log_path}")
     if not result.success:

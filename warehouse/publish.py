@@ -241,7 +241,9 @@ def publish(
         if source is not None and _storage_version(connection, catalog) == storage_versions[0]:
             storage_version = _copy_file(connection, catalog, source, database)
         else:
-            storage_version = _copy_database(connection, catalog, database, storage_versions, logger)
+            storage_version = _copy_database(
+                connection, catalog, database, storage_versions, logger
+            )
         tables, views, macros = _verify_copy(database, catalog, expected)
         if previous and not rebuild:
             shrunk = shrunk_tables(previous.get("tables") or {}, tables, shrink_limit)
@@ -340,7 +342,8 @@ def shrunk_tables(
             continue
         after = current.get(table, 0)
         if after < before * (1 - max_shrink):
-            found.append(f"{table} from {before} to {after} rows ({(after - before) / before:+.0%})")
+            change = (after - before) / before
+            found.append(f"{table} from {before} to {after} rows ({change:+.0%})")
     return found
 
 

@@ -34,7 +34,9 @@ def test_shrunk_tables_names_raw_and_mart_tables_that_lost_too_many_rows() -> No
         "marts.gone from 10 to 0 rows (-100%)",
         "raw.daily_prices from 12354 to 6000 rows (-51%)",
     ]  # fx_rates lost exactly half: allowed; quality tables shrink legitimately
-    assert publish.shrunk_tables(previous, current, 0.99) == ["marts.gone from 10 to 0 rows (-100%)"]
+    assert publish.shrunk_tables(previous, current, 0.99) == [
+        "marts.gone from 10 to 0 rows (-100%)"
+    ]
     assert publish.shrunk_tables(previous, current, 1.0) == []
 
 
@@ -165,7 +167,8 @@ def test_a_missing_warehouse_with_a_published_copy_is_named(tmp_path: Path) -> N
     refusal = publish.new_warehouse_refusal(warehouse, target)
     assert refusal is not None and "\n" not in refusal
     assert str(warehouse) in refusal and "run-2" in refusal and "--new-warehouse" in refusal
-    assert publish.new_warehouse_refusal(tmp_path / "new.duckdb", tmp_path / "none" / "x.duckdb") is None
+    nothing_published = tmp_path / "none" / "x.duckdb"
+    assert publish.new_warehouse_refusal(tmp_path / "new.duckdb", nothing_published) is None
 
 
 def test_the_manifest_records_the_version_it_describes(tmp_path: Path) -> None:

@@ -63,7 +63,9 @@ def command(session, text: str) -> None:
     assert session.stdout.readline().split() == ["done", text], session.stderr.read()
 
 
-def test_a_forgotten_read_write_session_never_reaches_the_next_copys_readers(tmp_path: Path) -> None:
+def test_a_forgotten_read_write_session_never_reaches_the_next_copys_readers(
+    tmp_path: Path,
+) -> None:
     """The field failure: a session opened the copy read-write, a publish replaced the copy, the
     session wrote, and every new reader replayed its log into the new copy."""
     warehouse = tmp_path / f"{CATALOG}.duckdb"

@@ -61,9 +61,9 @@ def test_the_queries_own_settings_cannot_turn_file_access_back_on(
     code, _, err = run(capsys, "sql", "SET enable_external_access = true; SELECT 1")
     assert code == cli.EXIT_REFUSED and "Refused" in err
     # The connection's configuration is locked too, whatever gets past the statement check.
-    with cli.published_connection(cli.build_parser().parse_args(["sql", "SELECT 1"])) as connection:
-        with pytest.raises(Exception, match="locked"):
-            connection.execute("SET enable_external_access = true")
+    args = cli.build_parser().parse_args(["sql", "SELECT 1"])
+    with cli.published_connection(args) as connection, pytest.raises(Exception, match="locked"):
+        connection.execute("SET enable_external_access = true")
 
 
 def test_the_console_script_refuses_a_file_read_without_leaking_it(published: Path) -> None:  # noqa: F811

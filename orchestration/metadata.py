@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import date, datetime
 
 import dagster as dg
@@ -28,10 +29,10 @@ def markdown_text(text: str) -> str:
     )
 
 
-def percent(fraction: float | None, digits: int = 1) -> str:
+def percent(fraction: float | None, digits: int = 1) -> str | None:
     """0.133121628 -> '13.3%'; a return read as a percentage, the way people quote it."""
-    if fraction is None or fraction != fraction:  # NaN
-        return "n/a"
+    if fraction is None or fraction != fraction:  # None or NaN: the cell stays empty
+        return None
     return f"{fraction * 100:.{digits}f}%"
 
 
@@ -57,16 +58,44 @@ def column_schema(table: str) -> dg.TableSchema:
     )
 
 
-def preview(frame: pd.DataFrame, rows: int = PREVIEW_ROWS) -> dg.MetadataValue:
-    """The first rows as a table; values go through JSON so NaN renders plainly, and dates show
-    as dates (a DATE column comes back from DuckDB as a midnight timestamp)."""
-    head = json.loads(readable(frame.head(rows)).to_json(orient="records", date_format="iso"))
+def preview(
+    frame: pd.DataFrame, rows: int = PREVIEW_ROWS, *, percent_columns: Sequence[str] = ()
+) -> dg.MetadataValue:
+    """The first rows as a table; values go through JSON so NaN renders plainly, dates show as
+    dates (a DATE column comes back from DuckDB as a midnight timestamp), and the fractions of
+    ``percent_columns`` as percentages (13.3%, not 0.133121628)."""
+    head = readable(frame.head(rows))
+    for name in percent_columns:
+        head[name] = head[name].map(percent).astype(object)
+    records = json.loads(head.to_json(orient="records", date_format="iso"))
     return dg.MetadataValue.table(
-        records=[dg.TableRecord(record) for record in head],
+        records=[dg.TableRecord(record) for record in records],
         schema=dg.TableSchema(
-            columns=[dg.TableColumn(name=str(name), type=str(dtype)) for name, dtype in frame.dtypes.items()]
+            columns=[
+                dg.TableColumn(
+                    name=str(name),
+                    type="percent" if name in percent_columns else type_name(frame[name]),
+                )
+                for name in frame.columns
+            ]
         ),
     )
+
+
+def type_name(column: pd.Series) -> str:
+    """The kind of values a column holds, as the UI's column list shows it."""
+    if pd.api.types.is_bool_dtype(column):
+        return "bool"
+    if pd.api.types.is_integer_dtype(column):
+        return "int"
+    if pd.api.types.is_float_dtype(column):
+        return "float"
+    if pd.api.types.is_datetime64_any_dtype(column):
+        times = column.dropna()
+        return "date" if times.empty or (times == times.dt.normalize()).all() else "timestamp"
+    if column.map(lambda value: isinstance(value, date)).any():
+        return "date"
+    return "string"
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:

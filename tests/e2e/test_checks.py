@@ -101,15 +101,15 @@ def test_the_checks_report_their_findings_as_metadata(built_warehouse: Path) -> 
     _, missing, fresh = price_checks.prices_checks
     gaps = missing(context, warehouse=warehouse)
     assert not gaps.passed and gaps.metadata["tickers"].value == {"ENR.DE": 23}
-    late = fresh(warehouse=warehouse, universe=UNIVERSE, quality_rules=rules)
+    late = fresh(context, warehouse=warehouse, universe=UNIVERSE, quality_rules=rules)
     assert (late.passed, late.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert ("XTKS: 1 of 2 securities lack its latest completed session 2025-06-30"
             in late.description)
     assert "ENR.DE (2025-03-31)" in late.metadata["exchanges"].value
     _, _, fx_fresh = price_checks.fx_checks
-    assert fx_fresh(warehouse=warehouse, universe=UNIVERSE, quality_rules=rules).passed
+    assert fx_fresh(context, warehouse=warehouse, universe=UNIVERSE, quality_rules=rules).passed
 
-    failures = {next(iter(check.check_keys)).asset_key.to_user_string(): check(warehouse=warehouse)
+    failures = {next(iter(check.check_keys)).asset_key.to_user_string(): check(context, warehouse=warehouse)
                 for check in price_checks.source_failure_checks}
     assert failures["raw/daily_prices"].passed
     fundamentals = failures["raw/fundamentals"]

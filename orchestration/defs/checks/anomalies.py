@@ -7,7 +7,7 @@ import dagster as dg
 from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.checks.metadata import (
-    GROUP,
+    FINDINGS_GROUP,
     KINDS,
     WAREHOUSE_POOL,
     counts,
@@ -17,6 +17,7 @@ from orchestration.defs.checks.metadata import (
 from orchestration.defs.checks.resources import QualityRulesResource
 from orchestration.defs.dbt.assets import dbt_models
 from orchestration.resources import WarehouseResource
+from orchestration.retries import retry_transient_errors
 from warehouse.quality.anomalies import record_anomalies
 from warehouse.quality.sql import run_window
 from warehouse.quality.tables import DETECTED_MARKET_EVENTS, PRICE_ANOMALIES
@@ -43,7 +44,7 @@ _EVENTS = (f"select * from {DETECTED_MARKET_EVENTS.qualified_name} "
             "closes, missing sessions, and FX bars outside their own range.",
             deps=[DAILY_RETURNS, SECURITIES, ["raw", "corporate_actions"], ["raw", "daily_prices"],
                   ["raw", "fx_rates"], ["raw", "exchange_sessions"]],
-            group_name=GROUP,
+            group_name=FINDINGS_GROUP,
             kinds=KINDS,
             metadata=table_metadata(PRICE_ANOMALIES),
         ),
@@ -54,7 +55,7 @@ _EVENTS = (f"select * from {DETECTED_MARKET_EVENTS.qualified_name} "
             "their breadth and USD value change (e.g. 2025-01-27, the DeepSeek sell-off). Each "
             "run recomputes the days it loaded.",
             deps=[DAILY_RETURNS, SECURITIES, ["raw", "corporate_actions"]],
-            group_name=GROUP,
+            group_name=FINDINGS_GROUP,
             kinds=KINDS,
             metadata=table_metadata(DETECTED_MARKET_EVENTS),
         ),
@@ -70,7 +71,7 @@ def price_anomalies(
     """Classifies and records the flags of the dates this run loaded, then recomputes the detected
     market events of those dates."""
     run_id = context.run.run_id
-    with warehouse.connect() as connection:
+    with retry_transient_errors(context), warehouse.connect() as connection:
         # the dates this run loaded (all of them when it loaded no prices) are flagged again;
         # earlier flags and events are kept as earlier runs found them
         since = run_window(connection, run_id)[0]

@@ -10,6 +10,9 @@ from orchestration.metadata import preview
 from warehouse.quality.tables import QualityTable
 
 GROUP = "quality"
+# The findings read the marts and feed the published copy: in the quality group, which staging
+# reads (the quarantine), they would draw that group both before and after the marts.
+FINDINGS_GROUP = "findings"
 KINDS = {"duckdb", "python"}
 WAREHOUSE_POOL = "warehouse"
 # Enough rows to read a whole bad night; the table in the warehouse holds them all.
@@ -29,8 +32,16 @@ def table_metadata(table: QualityTable) -> dict[str, object]:
 
 
 def flagged_rows(frame: pd.DataFrame) -> dg.MetadataValue:
-    """The first FLAGGED_ROWS_SHOWN rows as a table the check's UI page renders."""
-    return preview(frame, rows=FLAGGED_ROWS_SHOWN)
+    """The first FLAGGED_ROWS_SHOWN rows as a table the check's UI page renders, returns and
+    shares as percentages."""
+    return preview(frame, rows=FLAGGED_ROWS_SHOWN,
+                   percent_columns=[name for name in frame.columns if is_fraction(str(name))])
+
+
+def is_fraction(column: str) -> bool:
+    """Whether a quality table's column holds a fraction people read as a percentage: returns,
+    moves and shares of a whole (`shares_outstanding` is a count)."""
+    return column.endswith(("return", "_share", "_move")) or column in {"breadth", "move"}
 
 
 def counts(frame: pd.DataFrame, column: str) -> dict[str, int]:

@@ -22,7 +22,9 @@ from orchestration.defs.checks.metadata import (
     run_id_of,
 )
 from orchestration.defs.checks.resources import QualityRulesResource
+from orchestration.metadata import day, percent
 from orchestration.resources import UniverseResource, WarehouseResource
+from orchestration.retries import retry_transient_errors
 from warehouse.quality.coverage import (
     ExchangeFreshness,
     freshness,
@@ -60,19 +62,28 @@ def large_moves(
     quality_rules: QualityRulesResource,
 ) -> dg.AssetCheckResult:
     run_id = run_id_of(context)
-    with warehouse.connect(read_only=True) as connection:
+    with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
         moves = classified_moves(connection, quality_rules.move_rules(), latest_load_only=True,
                                  run_id=run_id)
         window = load_window(connection, PRICES_TABLE, run_id)
     counted = moves[moves["check_name"] != Check.CORPORATE_ACTION_MOVE]
     by_classification = counts(counted, "classification")
+    worst = worst_move(counted)
     return dg.AssetCheckResult(
         passed=counted.empty,
         severity=WARN,
         description=f"{len(counted)} large move(s) {_described_window(window)}: "
         f"{described_counts(by_classification)}; "
-        f"{len(moves) - len(counted)} move(s) explained by corporate actions",
+        f"{len(moves) - len(counted)} move(s) explained by corporate actions"
+        + (f". Largest: {worst[0]} {percent(worst[1])} on {day(worst[2])}" if worst else ""),
         metadata={
+            # numbers, not text, so the UI can plot them across evaluations
+            "large_moves": len(counted),
+            "market_events": by_classification.get("market_event", 0),
+            "suspect_data": by_classification.get("suspect_data", 0),
+            "explained_by_corporate_actions": len(moves) - len(counted),
+            **({"largest_move_pct": dg.MetadataValue.float(round(worst[1] * 100, 2))}
+               if worst else {}),
             "by_classification": dg.MetadataValue.json(by_classification),
             "moves": flagged_rows(
                 moves.sort_values(["trade_date", "ticker"], ascending=[False, True])
@@ -101,7 +112,7 @@ def _price_table_checks(
         warehouse: WarehouseResource,
         quality_rules: QualityRulesResource,
     ) -> dg.AssetCheckResult:
-        with warehouse.connect(read_only=True) as connection:
+        with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
             window = load_window(connection, table_name, run_id_of(context))
             found = stale_closes(connection, quality_rules.staleness_rules(), table_name, window)
         return _listing_result(found, f"stale close run(s) {_described_window(window)}")
@@ -119,7 +130,7 @@ def _price_table_checks(
     def missing(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
-        with warehouse.connect(read_only=True) as connection:
+        with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
             window = load_window(connection, table_name, run_id_of(context))
             found = missing_sessions(connection, table_name, window)
         return _listing_result(found, f"missing session(s) {_described_window(window)}")
@@ -129,28 +140,36 @@ def _price_table_checks(
         name="latest_session_loaded",
         pool=WAREHOUSE_POOL,
         additional_deps=_SESSIONS_DEPS,
-        description="Every security of the universe has a bar for the latest session its "
-        "exchange completed (exchange_calendars, early closes included) before now. An offline "
-        "snapshot build ends on the snapshot's last day, so there it warns by design.",
+        description="The data's freshness: how old the newest bar is today, and whether every "
+        "security of the universe has a bar for the latest session its exchange completed "
+        "(exchange_calendars, early closes included) before now. WARN when any is behind; an "
+        "offline snapshot build ends on the snapshot's last day, so there it warns by design.",
     )
     def fresh(
+        context: dg.AssetCheckExecutionContext,
         warehouse: WarehouseResource,
         universe: UniverseResource,
         quality_rules: QualityRulesResource,
     ) -> dg.AssetCheckResult:
         now = quality_rules.now()
         exchanges = {security.ticker: security.exchange for security in securities(universe.load())}
-        with warehouse.connect(read_only=True) as connection:
+        with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
             loaded = last_loaded(connection, table_name)
         results = freshness(exchanges, loaded, now)
         late = [result for result in results if not result.is_fresh]
+        newest = max(loaded.values(), default=None)
+        behind = sum(len(result.tickers_behind) for result in results)
         return dg.AssetCheckResult(
             passed=not late,
             severity=WARN,
-            description="; ".join(map(_described_lateness, late))
-            or f"Every exchange's latest completed session at {now.isoformat()} is loaded",
+            description=described_age(newest, now.date(), results)
+            + ("; ".join(map(_described_lateness, late)) or "every exchange's latest completed "
+               f"session is loaded"),
             metadata={
-                "now": now.isoformat(),
+                "now": now.strftime("%Y-%m-%d %H:%M %Z").strip(),
+                "newest_bar": day(newest),
+                **({"data_age_days": (now.date() - newest).days} if newest else {}),
+                "securities_behind": behind,
                 "exchanges": dg.MetadataValue.md(_freshness_table(results)),
             },
         )
@@ -166,8 +185,10 @@ def _source_failures_check(asset: str) -> dg.AssetChecksDefinition:
         description="Tickers the source could not deliver in the latest load of this asset "
         "(raw.load_log / raw.load_failures), with the source's reason.",
     )
-    def source_failures(warehouse: WarehouseResource) -> dg.AssetCheckResult:
-        with warehouse.connect(read_only=True) as connection:
+    def source_failures(
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+    ) -> dg.AssetCheckResult:
+        with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
             load = latest_load_failures(connection, asset)
         if load is None:
             return dg.AssetCheckResult(passed=False, severity=WARN,
@@ -179,7 +200,9 @@ def _source_failures_check(asset: str) -> dg.AssetChecksDefinition:
             description=f"{len(failures)} of {load.tickers_requested} ticker(s) not delivered "
             f"by the load of run {load.run_id}"
             + (f": {', '.join(failures['ticker'])}" if len(failures) else ""),
-            metadata={"run_id": load.run_id, "failures": flagged_rows(failures)},
+            metadata={"run_id": load.run_id, "failed_tickers": len(failures),
+                      "requested_tickers": int(load.tickers_requested),
+                      "failures": flagged_rows(failures)},
         )
 
     return source_failures
@@ -192,8 +215,30 @@ def _listing_result(found: pd.DataFrame, what: str) -> dg.AssetCheckResult:
         passed=found.empty,
         severity=WARN,
         description=f"{len(found)} {what}" + (f": {described_counts(tickers)}" if tickers else ""),
-        metadata={"tickers": dg.MetadataValue.json(tickers), "found": flagged_rows(found)},
+        metadata={"count": len(found), "tickers": dg.MetadataValue.json(tickers),
+                  "found": flagged_rows(found)},
     )
+
+
+def worst_move(moves: pd.DataFrame) -> tuple[str, float, object] | None:
+    """(ticker, return, date) of the largest move in either direction, or None."""
+    returns = moves["daily_return"].dropna() if "daily_return" in moves else pd.Series(dtype=float)
+    if returns.empty:
+        return None
+    row = moves.loc[returns.abs().idxmax()]
+    return str(row["ticker"]), float(row["daily_return"]), row["trade_date"]
+
+
+def described_age(
+    newest: date | None, today: date, results: Sequence[ExchangeFreshness]
+) -> str:
+    """'Newest bar 2025-06-30, 522 day(s) old on 2026-12-04 (latest expected session:
+    2026-12-03). ' — the age first, so an old snapshot reads as old at a glance."""
+    if newest is None:
+        return "No bar loaded. "
+    expected = max((result.latest_completed_session for result in results), default=None)
+    return (f"Newest bar {newest}, {(today - newest).days} day(s) old on {today}"
+            + (f" (latest expected session: {expected})" if expected else "") + ". ")
 
 
 def _described_window(window: tuple[date, date]) -> str:

@@ -19,6 +19,7 @@ from orchestration.defs.checks.metadata import (
 )
 from orchestration.defs.checks.resources import QualityRulesResource
 from orchestration.resources import WarehouseResource
+from orchestration.retries import retry_transient_errors
 from warehouse.quality.integrity import LoadHealth, fx_range_quirks_found, load_health, quarantine
 from warehouse.quality.rules import IntegrityRules
 from warehouse.quality.sql import FX_TABLE, load_window, run_window
@@ -48,7 +49,7 @@ def quarantined_prices(
     released; earlier rows are kept. FX bars whose open or close lies outside [low, high] are a known
     Yahoo quirk and stay in (recorded as fx_range_quirk in quality.price_anomalies)."""
     run_id = context.run.run_id
-    with warehouse.connect() as connection:
+    with retry_transient_errors(context), warehouse.connect() as connection:
         # only the bars this run loaded can have changed: they are judged again, the rest is kept
         since = run_window(connection, run_id)[0]
         stats = quarantine(connection, run_id=run_id, now=utc_naive(datetime.now(UTC), "now"),
@@ -84,7 +85,7 @@ def integrity(
 ) -> dg.AssetCheckResult:
     rules = quality_rules.integrity_rules()
     run_id = run_id_of(context)
-    with warehouse.connect(read_only=True) as connection:
+    with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
         health = load_health(connection, run_id)
         quarantined = connection.sql(_QUARANTINED_ROWS).df()
         fx_range_quirks = len(fx_range_quirks_found(
@@ -108,6 +109,8 @@ def integrity(
             "latest_loads": dg.MetadataValue.md(_health_table(health, rules)),
             "quarantined": flagged_rows(quarantined),
             "fx_range_quirks_kept": fx_range_quirks,
+            "quarantined_rows": len(quarantined),
+            "systemic_tables": len(systemic),
         },
     )
 

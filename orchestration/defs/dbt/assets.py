@@ -14,6 +14,8 @@ warehouse is read after dbt has exited, because DuckDB lets no other process ope
 dbt writes it."""
 
 import contextlib
+import functools
+import json
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -55,8 +57,11 @@ PARTIAL_PARSE_FILE = dbt_project.manifest_path.parent / "partial_parse.msgpack"
 # Each invocation leaves its artifacts (run_results.json, compiled SQL, dbt.log) in its own folder;
 # the newest are kept for debugging, the rest deleted so nightly runs do not fill the disk.
 KEPT_INVOCATION_FOLDERS = 20
-# The layer whose tables people query: their materializations show a few rows.
-PREVIEWED_GROUP = "marts"
+# The seed of market events, and the group of the models that study them.
+EVENTS_SEED = "events"
+EVENT_STUDY_GROUP = "event_study"
+# The layers whose tables people query: their materializations show a few rows.
+PREVIEWED_GROUPS = {"marts", EVENT_STUDY_GROUP}
 ROW_COUNT = "dagster/row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
 # dbt's own failure statuses in run_results.json.
@@ -64,13 +69,30 @@ _FAILED_STATUSES = {"error", "fail", "runtime error"}
 
 
 class WarehouseDbtTranslator(DagsterDbtTranslator):
+    def __init__(self, manifest_path: Path, settings: DagsterDbtTranslatorSettings) -> None:
+        super().__init__(settings=settings)
+        self._manifest_path = manifest_path
+
+    @functools.cached_property
+    def _event_study_nodes(self) -> frozenset[str]:
+        manifest = json.loads(self._manifest_path.read_text())
+        seeds = [unique_id for unique_id, node in manifest["nodes"].items()
+                 if node["resource_type"] == "seed" and node["name"] == EVENTS_SEED]
+        return frozenset(descendants(manifest.get("child_map", {}), seeds))
+
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        """Groups follow the layers: staging, intermediate, marts, reference (seeds), history."""
+        """Groups follow the layers: reference (seeds), staging, intermediate, history
+        (snapshot), marts; the models that read the events seed (the event-study
+        intermediates and marts) are the `event_study` group. The event study reads the daily
+        marts, so in the intermediate and marts groups it would make them depend on each other
+        and the collapsed lineage would run backwards."""
         resource_type = dbt_resource_props["resource_type"]
         if resource_type == "seed":
             return "reference"
         if resource_type == "snapshot":
             return "history"
+        if dbt_resource_props.get("unique_id") in self._event_study_nodes:
+            return EVENT_STUDY_GROUP
         fqn = dbt_resource_props.get("fqn", [])
         return fqn[1] if len(fqn) > 2 else "dbt"
 
@@ -104,10 +126,10 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
         if spec is None or spec.description:
             return spec
         test = manifest["nodes"][unique_id]
-        return replace(spec, description=markdown_text(test_description(test)))
+        return replace(spec, description=markdown_text(dbt_test_description(test)))
 
 
-def test_description(test: Mapping[str, Any]) -> str:
+def dbt_test_description(test: Mapping[str, Any]) -> str:
     """What a dbt test asserts, in words: its YAML description; for a singular test, the leading
     comment of its SQL; for a generic test, its name, column and arguments."""
     if test.get("description"):
@@ -150,8 +172,21 @@ _GENERIC_CLAIMS = {
 }
 
 
+def descendants(child_map: Mapping[str, Sequence[str]], roots: Sequence[str]) -> set[str]:
+    """Every node downstream of ``roots`` in dbt's child_map (the roots excluded)."""
+    found: set[str] = set()
+    frontier = list(roots)
+    while frontier:
+        for child in child_map.get(frontier.pop(), ()):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
 translator = WarehouseDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(enable_code_references=True)
+    dbt_project.manifest_path,
+    settings=DagsterDbtTranslatorSettings(enable_code_references=True),
 )
 
 
@@ -309,7 +344,7 @@ def with_table_metadata(event: Any, connection: duckdb.DuckDBPyConnection) -> An
     if ROW_COUNT not in event.metadata:  # dagster-dbt counts tables, not views
         (count,), = connection.execute(f"select count(*) from {relation}").fetchall()
         extra[ROW_COUNT] = int(count)
-    if spec.group_name == PREVIEWED_GROUP:
+    if spec.group_name in PREVIEWED_GROUPS and spec.key.path[0] == "marts":
         extra["preview"] = preview(connection.sql(f"select * from {relation} limit {PREVIEW_ROWS}").df())
     return event.with_metadata({**event.metadata, **extra}) if extra else event
 

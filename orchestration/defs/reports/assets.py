@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.resources import WarehouseResource
+from orchestration.retries import retry_transient_errors
 from warehouse import charts, reports, settings
 
 GROUP = "reports"
@@ -50,7 +51,7 @@ def event_charts(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
     reports_dir = settings.reports_dir(warehouse.database_path)
-    with warehouse.connect(read_only=True) as connection:
+    with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
         data_source = price_sources(connection)
         events = [
             (event, _chart_data(connection, event.event_id))

@@ -278,7 +278,8 @@ def publish(
         _fsync_directory(versions)
         _point(target.parent / CURRENT_LINK, f"{VERSIONS_DIR}/{version}")
     except BaseException:
-        if _current_version(target.parent) != version:  # failed after the swap: it is published
+        # A failure after the swap (syncing the directory) leaves a published version: keep it.
+        if _current_version(target.parent) != version:
             for leftover in (building, final):
                 _remove_tree(leftover)
         raise

@@ -441,7 +441,8 @@ def render_status(
     dagster_run: dict[str, Any] | None = None,
 ) -> str:
     """The `status` report: pure, from what the published copy and its manifest say."""
-    lines = [f"Published copy:  {path}"]
+    lines = [f"Published copy:  {path}"
+             + (f" (version {manifest['version']})" if manifest.get("version") else "")]
     if manifest:
         size = manifest.get("size_bytes")
         lines.append(

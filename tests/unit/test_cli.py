@@ -210,7 +210,8 @@ def test_status_reports_refresh_tables_and_missing_anomalies(
 ) -> None:
     code, out, err = run(capsys, "status")
     assert (code, err) == (0, "")
-    assert f"Published copy:  {published}" in out
+    version = publish.read_manifest(published)["version"]
+    assert f"Published copy:  {published} (version {version})" in out
     assert "by run run-42: success" in out
     assert ("Last load:       run run-42, sessions 2024-01-02..2024-01-04, 2 loads finished "
             "2024-01-05 23:32:00 UTC; rows inserted 2, changed 1; tickers failed 1") in out

@@ -172,3 +172,19 @@ def test_returns_read_as_percentages_and_dates_as_dates() -> None:
     ]
     assert [column.type for column in table.value.schema.columns] == [
         "string", "date", "percent", "int"]
+
+
+def test_the_event_chart_at_a_glance_fits_the_uis_inline_limit() -> None:
+    from orchestration.defs.reports.inline import INLINE_MARKDOWN_LIMIT, inline_chart
+
+    bars = [("NVDA", -592.7), ("AVGO", -199.5), ("AAPL", 62.0), ("TSM", -153.4),
+            ("GOOGL", -102.8), ("ORCL", -71.0), ("MSFT", -70.6), ("X", float("nan"))]
+    markdown = inline_chart("DeepSeek <sell-off>", bars)
+    assert markdown is not None and len(markdown) < INLINE_MARKDOWN_LIMIT
+    assert markdown.startswith("![DeepSeek &lt;sell-off&gt;](<data:image/svg+xml,%3Csvg")
+    assert "NVDA" in markdown and "AAPL" not in markdown  # the six largest moves, by size
+    assert "#" not in markdown and "<svg" not in markdown  # a valid data URI in a link
+    assert inline_chart("empty", []) is None
+    # long labels: fewer bars, still inline
+    many = [(f"TICKER{index:02d}", -float(index)) for index in range(40)]
+    assert len(inline_chart("x" * 300, many) or "") < INLINE_MARKDOWN_LIMIT

@@ -13,6 +13,7 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from orchestration.defs.reports.inline import inline_chart
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse import charts, reports, settings
@@ -42,9 +43,10 @@ UPSTREAM = [
     description=(
         "One chart per event in reference.events: day-0 USD market value change and abnormal "
         "return (market model) of every equity, grouped by sector. Written as "
-        "<reports dir>/<event_id>.png with an index.html (reports dir: "
-        f"${settings.REPORTS_DIR_ENV}, default <warehouse dir>/reports) and shown on the "
-        "materialization."
+        "`<reports dir>/<event_id>.png` with an `index.html` (reports dir: "
+        f"`${settings.REPORTS_DIR_ENV}`, default `<warehouse dir>/reports`) and shown on the "
+        "materialization: each event's largest USD moves at a glance, its full chart behind "
+        "[Show Markdown]."
     ),
 )
 def event_charts(
@@ -114,11 +116,27 @@ def chart_metadata(
         ),
     }
     for chart in rendered:
+        # small enough for the UI to draw in place, unlike the full chart
+        glance = inline_chart(f"{chart.event.name}: day-0 USD value change",
+                              usd_bars(chart.data))
+        if glance is not None:
+            metadata[f"glance_{chart.event.event_id}"] = dg.MetadataValue.md(glance)
+    for chart in rendered:
         encoded = base64.b64encode(chart.preview_png).decode("ascii")
         metadata[f"chart_{chart.event.event_id}"] = dg.MetadataValue.md(
             f"![{chart.event.name}](data:image/png;base64,{encoded})"
         )
     return metadata
+
+
+def usd_bars(data: charts.ChartData) -> list[tuple[str, float]]:
+    """(ticker, day-0 USD value change in bn) of every security the chart draws."""
+    plotted = data.plotted
+    if plotted.empty or "usd_change_bn" not in plotted:
+        return []
+    return [(str(ticker), float(value))
+            for ticker, value in zip(plotted["ticker"], plotted["usd_change_bn"], strict=True)
+            if value == value]
 
 
 def _summary_record(chart: charts.EventChart, reports_dir: Path) -> dg.TableRecord:

@@ -150,6 +150,6 @@ def retry_transient_errors(context: _StepContext) -> Iterator[None]:
                 raise
             raise shown from error  # DuckDB's raw lock error, explained
         delay = policy.delay(attempt, random.random())
-        context.log.warning(f"{shown} (retry {attempt + 1} of {policy.retries} in {delay:.0f} s)")
+        context.log.warning(f"{shown} (retry {attempt + 1} of {policy.retries} in {delay:.1f} s)")
         time.sleep(delay)
         raise dg.RetryRequested(max_retries=policy.retries, seconds_to_wait=0) from shown

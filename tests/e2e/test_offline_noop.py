@@ -103,3 +103,21 @@ def test_a_window_after_the_snapshot_is_a_successful_no_op(
     assert sum("Nothing new to load" in message for message in messages) == 1
     assert f"the snapshot's last day is {SNAPSHOT_END}" in "\n".join(messages)
     assert "  skipped  dbt_models" in lines
+
+
+def test_the_cli_run_is_recorded_as_a_run_of_the_code_location(loaded_warehouse: Path) -> None:
+    """The UI finds a run's code location, job and re-execution target by its remote origin, and
+    says "may be a different version" when the job snapshot differs from the location's."""
+    from orchestration.definitions import defs
+
+    result = run_refresh(date(2026, 11, 30), date(2026, 12, 4))
+
+    with dg.DagsterInstance.get() as instance:
+        run = instance.get_run_by_id(result.run_id)
+    assert run is not None and run.remote_job_origin is not None
+    assert run.remote_job_origin.location_name == "market_warehouse"
+    assert run.remote_job_origin.repository_origin.repository_name == "__repository__"
+    assert run.remote_job_origin.job_name == "nightly_refresh"
+    assert run.job_code_origin is not None
+    nightly = defs().resolve_job_def("nightly_refresh")
+    assert run.job_snapshot_id == nightly.get_job_snapshot_id()

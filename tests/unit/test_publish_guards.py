@@ -180,3 +180,38 @@ def test_the_manifest_records_the_version_it_describes(tmp_path: Path) -> None:
     assert manifest["database_file"] == f"{CATALOG}.duckdb"
     facts = result.database.stat()
     assert (manifest["size_bytes"], manifest["modified_ns"]) == (facts.st_size, facts.st_mtime_ns)
+
+
+def test_the_publish_asset_refuses_a_shrunk_copy_unless_the_run_is_tagged_a_rebuild(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Dagster-launched run has no CLI in front of it: the publish step is the guard."""
+    import dagster as dg
+
+    from orchestration.defs.publish.assets import published_warehouse
+    from orchestration.resources import WarehouseResource
+
+    warehouse = tmp_path / f"{CATALOG}.duckdb"
+    monkeypatch.setenv(settings.WAREHOUSE_PATH_ENV, str(warehouse))
+    resources = {"warehouse": WarehouseResource(path=str(warehouse))}
+    rows = {"dim_security": 25}
+
+    @dg.asset(key=["marts", "dim_security"], pool="warehouse", required_resource_keys={"warehouse"})
+    def dim_security(context) -> None:
+        with context.resources.warehouse.connect() as connection:
+            connection.execute("CREATE SCHEMA IF NOT EXISTS marts")
+            connection.execute("CREATE OR REPLACE TABLE marts.dim_security AS "
+                               "SELECT range AS n FROM range(?)", [rows["dim_security"]])
+
+    def materialize(**kwargs):
+        return dg.materialize([dim_security, published_warehouse], resources=resources,
+                              raise_on_error=False, **kwargs)
+
+    assert materialize().success
+    rows["dim_security"] = 1
+    refused = materialize()
+    assert not refused.success
+    assert publish.read_manifest(settings.published_path())["tables"]["marts.dim_security"] == 25
+    rebuilt = materialize(tags={publish.REBUILD_TAG: "true"})
+    assert rebuilt.success
+    assert publish.read_manifest(settings.published_path())["run_id"] == rebuilt.run_id

@@ -6,6 +6,8 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 INSTALLED := $(VENV)/.installed
 DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+PORT ?= 3000
+export RESTORE_SIGINT_AND_EXEC := import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])
 export PATH := $(BIN):$(PATH)
 
 .PHONY: install demo test up bench clean
@@ -28,8 +30,13 @@ demo: install $(DAGSTER_HOME)/dagster.yaml
 test: install
 	$(BIN)/python -m pytest
 
+# `dg dev` replaces the shell (exec), so Ctrl-C and a SIGTERM that make passes on reach it and it
+# stops the webserver, daemon and code server it started. A job started in the background inherits
+# SIGINT ignored, and Dagster then ignores SIGTERM too (it handles both alike): the python -c
+# restores SIGINT's default before exec'ing dg.
 up: install $(DAGSTER_HOME)/dagster.yaml
-	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev --host 127.0.0.1 --port 3000
+	exec env DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/python -c "$$RESTORE_SIGINT_AND_EXEC" \
+		$(BIN)/dg dev --host 127.0.0.1 --port $(PORT)
 
 bench: install
 	$(BIN)/python -m bench.run

@@ -24,9 +24,11 @@ def _dbt_tmp_relations(path: Path) -> list[str]:
             select table_schema || '.' || table_name from information_schema.tables
             where contains(table_name, '__dbt_tmp')
             union all
-            select schema_name || '.' || table_name from duckdb_tables() where contains(table_name, '__dbt_tmp')
+            select schema_name || '.' || table_name from duckdb_tables()
+            where contains(table_name, '__dbt_tmp')
             union all
-            select schema_name || '.' || view_name from duckdb_views() where contains(view_name, '__dbt_tmp')
+            select schema_name || '.' || view_name from duckdb_views()
+            where contains(view_name, '__dbt_tmp')
         """).fetchall())
 
 
@@ -35,16 +37,17 @@ def test_two_incremental_runs_leave_no_dbt_tmp_relation(built_warehouse: Path, t
     path = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built_warehouse, path)
     with duckdb.connect(str(path)) as con:
-        [(last_day,)] = con.execute("select max(trade_date) from marts.fct_daily_returns").fetchall()
+        last_day = con.execute("select max(trade_date) from marts.fct_daily_returns").fetchone()[0]
         # what a run that failed halfway (or one before the hook) left behind, in other schemas
-        con.execute("create table marts.fct_event_impact__dbt_tmp20250101000000 as select 1 as x")
-        con.execute("create view staging.stg_daily_prices__dbt_tmp20250101000000 as select 1 as x")
-    assert set(_dbt_tmp_relations(path)) == {"marts.fct_event_impact__dbt_tmp20250101000000",
-                                             "staging.stg_daily_prices__dbt_tmp20250101000000"}
+        con.execute("create table marts.interrupted_model__dbt_tmp20250101000000 as select 1 as x")
+        con.execute("create view staging.interrupted_view__dbt_tmp20250101000000 as select 1 as x")
+    assert set(_dbt_tmp_relations(path)) == {"marts.interrupted_model__dbt_tmp20250101000000",
+                                             "staging.interrupted_view__dbt_tmp20250101000000"}
     # the nightly path: a refresh window of the last week
     monkeypatch.setenv("MARKET_WAREHOUSE_REFRESH_START", (last_day - timedelta(days=7)).isoformat())
     for night in (1, 2):
         completed = run_dbt(path, "build", target_dir=tmp_path / f"target_{night}")
         # the run was incremental: the Python model staged its rows, and the hook dropped them
-        assert "dropped table main.int_event_residual_correlation_groups__dbt_tmp" in completed.stdout
+        staged = "dropped table main.int_event_residual_correlation_groups__dbt_tmp"
+        assert staged in completed.stdout
         assert _dbt_tmp_relations(path) == [], f"night {night}"

@@ -141,13 +141,13 @@ def test_only_new_or_changed_events_are_recomputed(change: str) -> None:
     con.register("full_frame", full)
     con.execute("create table correlation_groups as select * from full_frame")
 
-    if change == "one_residual":  # by one unit in the last place: builds are bit-identical, so it is new data
-        con.execute("update int_event_estimation_residuals set residual = nextafter(residual, 10.0) "
+    if change == "one_residual":  # by one unit in the last place: builds are bit-identical
+        con.execute("update int_event_estimation_residuals set residual = nextafter(residual, 10) "
                     "where event_id = 'b' and ticker = 'T5' and trade_date = (select min(trade_date) "
                     "from int_event_estimation_residuals where event_id = 'b' and ticker = 'T5')")
     elif change == "rows_reordered":  # the view's rows come in any order: same inputs
         con.execute("create or replace table int_event_estimation_residuals as "
-                    "select * from int_event_estimation_residuals order by trade_date desc, ticker desc")
+                    "from int_event_estimation_residuals order by trade_date desc, ticker desc")
     elif change == "a_sector":
         con.execute("update int_event_estimation_residuals set sector_group = 'Odd' "
                     "where event_id = 'b' and ticker = 'T0'")

@@ -13,11 +13,17 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
-from orchestration.build import run_refresh
+from orchestration.build import NIGHTLY_JOB
+from orchestration.definitions import defs
 from orchestration.resources import MarketDataResource
 from warehouse import settings
 from warehouse.sources.base import PriceBatch
@@ -71,9 +77,18 @@ def split_run(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
         {settings.WAREHOUSE_PATH_ENV: str(after), settings.SOURCE_ENV: "snapshot"}
     ):
         _split_source(monkeypatch, calls)
-        result = run_refresh(*WINDOW)
-    assert result.success, f"the nightly run failed in {result.failed_steps}"
+        result = _nightly_run(*WINDOW)
+    assert result.success, "the nightly run failed"
     yield {"before": built_warehouse, "after": after, "calls": calls, "run_id": result.run_id}
+
+
+def _nightly_run(first_day: date, last_day: date) -> dg.ExecuteInProcessResult:
+    """The nightly job over the window, in this process, so the patched source is the one used."""
+    return defs().resolve_job_def(NIGHTLY_JOB).execute_in_process(
+        tags={ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
+              ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat()},
+        raise_on_error=False,
+    )
 
 
 def _query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:

@@ -1,0 +1,168 @@
+"""Bad data re-delivered over good stored bars. On a copy of the nightly build of the bundled
+snapshot, the nightly job reloads 2025-02-03..2025-02-07 from a source that re-delivers three
+already stored bars: NVDA's 2025-02-03 with a negative close (impossible), ORCL's 2025-02-05 at 100x
+(possible values, a one-day spike) and AAPL's 2025-02-04 with a late correction that is fine.
+
+The impossible correction must not replace the good bar (kept, the rejection recorded, the day
+still in the marts); the spike is written but quarantined as suspect_spike, so no mart shows it;
+the good correction is applied and counted as today."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
+
+from orchestration.build import NIGHTLY_JOB
+from orchestration.definitions import defs
+from orchestration.resources import MarketDataResource
+from warehouse import settings
+from warehouse.sources.base import PriceBatch
+
+pytestmark = pytest.mark.e2e
+
+WINDOW = (date(2025, 2, 3), date(2025, 2, 7))
+NEGATIVE = ("NVDA", date(2025, 2, 3))
+SPIKE = ("ORCL", date(2025, 2, 5))
+CORRECTED = ("AAPL", date(2025, 2, 4))
+PRICE_COLUMNS = ["open", "high", "low", "close", "adj_close"]
+
+
+def _bad_source(monkeypatch: pytest.MonkeyPatch) -> None:
+    build = MarketDataResource.build
+
+    def source_with_bad_corrections(self: MarketDataResource):
+        source = build(self)
+        fetch_prices = source.fetch_prices
+
+        def fetch_with_corrections(securities, start, end) -> PriceBatch:
+            batch = fetch_prices(securities, start, end)
+            prices = batch.prices.copy()
+
+            def bar(key: tuple[str, date]) -> pd.Series:
+                return (prices["ticker"] == key[0]) & (prices["trade_date"] == pd.Timestamp(key[1]))
+
+            prices.loc[bar(NEGATIVE), "close"] = -prices.loc[bar(NEGATIVE), "close"]
+            prices.loc[bar(SPIKE), PRICE_COLUMNS] = prices.loc[bar(SPIKE), PRICE_COLUMNS] * 100
+            # the close corrected to the open, inside the day's range; adj_close with it
+            corrected = bar(CORRECTED)
+            factor = prices.loc[corrected, "open"] / prices.loc[corrected, "close"]
+            prices.loc[corrected, ["close", "adj_close"]] = prices.loc[
+                corrected, ["close", "adj_close"]].mul(factor, axis=0)
+            return PriceBatch(prices, batch.actions, batch.failures)
+
+        source.fetch_prices = fetch_with_corrections
+        return source
+
+    monkeypatch.setattr(MarketDataResource, "build", source_with_bad_corrections)
+
+
+@pytest.fixture(scope="module")
+def reloaded(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
+    after = tmp_path_factory.mktemp("bad_corrections") / "after.duckdb"
+    shutil.copyfile(built_warehouse, after)
+    with pytest.MonkeyPatch.context() as monkeypatch, settings.environment(
+        {settings.WAREHOUSE_PATH_ENV: str(after), settings.SOURCE_ENV: "snapshot"}
+    ):
+        _bad_source(monkeypatch)
+        result = _nightly_run(*WINDOW)
+    assert result.success, "the nightly run failed"
+    yield {"before": built_warehouse, "after": after, "run_id": result.run_id}
+
+
+def _nightly_run(first_day: date, last_day: date) -> dg.ExecuteInProcessResult:
+    """The nightly job over the window, in this process, so the patched source is the one used."""
+    return defs().resolve_job_def(NIGHTLY_JOB).execute_in_process(
+        tags={ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
+              ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat()},
+        raise_on_error=False,
+    )
+
+
+def _query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
+    with duckdb.connect(str(path), read_only=True) as connection:
+        return connection.execute(sql, params or []).df()
+
+
+def _bar(path: Path, key: tuple[str, date], table: str = "raw.daily_prices") -> pd.Series:
+    frame = _query(path, f"select * from {table} where ticker = ? and trade_date = ?", list(key))
+    assert len(frame) == 1, (table, key)
+    return frame.iloc[0]
+
+
+def test_an_impossible_correction_keeps_the_good_bar_and_is_recorded(reloaded: dict) -> None:
+    before, after = _bar(reloaded["before"], NEGATIVE), _bar(reloaded["after"], NEGATIVE)
+    assert after[PRICE_COLUMNS + ["volume", "run_id"]].equals(
+        before[PRICE_COLUMNS + ["volume", "run_id"]])
+    rejected = _query(reloaded["after"], "select * from raw.rejected_corrections")
+    assert len(rejected) == 1
+    row = rejected.iloc[0]
+    assert (row["run_id"], row["table_name"], row["ticker"], row["trade_date"].date()) == (
+        reloaded["run_id"], "raw.daily_prices", *NEGATIVE)
+    assert row["reason"].startswith("close_outside_range: ")
+    assert "non_positive_price: " in row["reason"]
+    delivered, kept = json.loads(row["rejected"]), json.loads(row["kept"])
+    assert delivered["close"] == pytest.approx(-before["close"], rel=1e-15)
+    assert kept["close"] == pytest.approx(before["close"], rel=1e-15)
+
+
+def test_the_day_of_the_rejected_correction_stays_in_the_marts(reloaded: dict) -> None:
+    columns = ["close_price", "simple_return", "market_value_usd"]
+    before = _bar(reloaded["before"], NEGATIVE, "marts.fct_daily_returns")
+    after = _bar(reloaded["after"], NEGATIVE, "marts.fct_daily_returns")
+    for column in columns:
+        assert after[column] == pytest.approx(before[column], rel=1e-12), column
+    quarantined = _query(reloaded["after"], "select ticker, trade_date, reason from "
+                         "quality.quarantined_prices order by all")
+    assert quarantined.values.tolist() == [[SPIKE[0], pd.Timestamp(SPIKE[1]), "suspect_spike"]]
+
+
+def test_a_spike_is_written_but_quarantined_out_of_the_marts(reloaded: dict) -> None:
+    before = _bar(reloaded["before"], SPIKE)
+    assert _bar(reloaded["after"], SPIKE)["close"] == pytest.approx(before["close"] * 100)
+    detail = _query(reloaded["after"], "select detail from quality.quarantined_prices")
+    adjusted = _query(reloaded["before"], "select adj_close from raw.daily_prices where ticker = "
+                      "'ORCL' and trade_date between '2025-02-04' and '2025-02-06' "
+                      "order by trade_date")["adj_close"].tolist()
+    off_both = min(100 * adjusted[1] / adjusted[0], 100 * adjusted[1] / adjusted[2])  # 99.6x
+    assert detail["detail"].item().endswith(f": {off_both:.1f}x off both, a one-day spike")
+    returns = _query(reloaded["after"], "select trade_date, previous_trade_date, simple_return, "
+                     "spans_missing_session from marts.fct_daily_returns where ticker = 'ORCL' "
+                     "and trade_date between '2025-02-04' and '2025-02-06' order by trade_date")
+    assert returns["trade_date"].dt.date.tolist() == [date(2025, 2, 4), date(2025, 2, 6)]
+    following = returns.iloc[1]
+    assert following["previous_trade_date"].date() == date(2025, 2, 4)
+    assert bool(following["spans_missing_session"])
+    # the return across the gap is the two sessions' compounded return of the build
+    build = _query(reloaded["before"], "select simple_return from marts.fct_daily_returns "
+                   "where ticker = 'ORCL' and trade_date in ('2025-02-05', '2025-02-06')")
+    assert 1 + following["simple_return"] == pytest.approx(
+        (1 + build["simple_return"]).prod(), rel=1e-12)
+    flagged = _query(reloaded["after"], "select count(*) as n from quality.price_anomalies "
+                     "where ticker = 'ORCL' and trade_date between '2025-02-03' and '2025-02-07' "
+                     "and check_name like 'large_%'")
+    assert flagged["n"].item() == 0
+
+
+def test_a_good_correction_is_applied_and_counted(reloaded: dict) -> None:
+    before, after = _bar(reloaded["before"], CORRECTED), _bar(reloaded["after"], CORRECTED)
+    assert after["close"] == before["open"]
+    expected = before["adj_close"] * before["open"] / before["close"]
+    assert after["adj_close"] == pytest.approx(expected, rel=1e-15)
+    assert _bar(reloaded["after"], CORRECTED, "marts.fct_daily_returns")["close_price"] == (
+        before["open"])
+    logged = _query(reloaded["after"], "select rows_changed, rows_rejected from raw.load_log "
+                    "where run_id = ? and asset_key like '%daily_prices%'", [reloaded["run_id"]])
+    # AAPL's correction and ORCL's spike are written; NVDA's negative close is not
+    assert logged.iloc[0].tolist() == [2, 1]

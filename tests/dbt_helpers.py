@@ -122,10 +122,13 @@ def load_snapshot_into_raw(
         )
         # one log row for the whole load, so source freshness on raw.load_log sees a recent run
         con.execute(
-            """INSERT INTO raw.load_log
-               SELECT $run_id, 'dbt_helpers.load_snapshot_into_raw', $first_date, $source,
-                      $last_date, $loaded_at, $loaded_at, count(*), count(*), 0, '[]',
-                      NULL, NULL, NULL, NULL
+            # by name: the row counts are left NULL, whatever columns the log gains
+            """INSERT INTO raw.load_log BY NAME
+               SELECT $run_id AS run_id, 'dbt_helpers.load_snapshot_into_raw' AS asset_key,
+                      $first_date AS partition_start, $source AS source,
+                      $last_date AS partition_end, $loaded_at AS started_at,
+                      $loaded_at AS finished_at, count(*) AS tickers_requested,
+                      count(*) AS tickers_loaded, 0 AS tickers_failed, '[]' AS failures
                FROM raw.securities""",
             {**lineage, "first_date": first_date, "last_date": last_date},
         )

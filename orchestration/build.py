@@ -9,7 +9,7 @@ import os
 import sys
 import time
 import tomllib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -24,7 +24,10 @@ from dagster._core.remote_origin import (
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._utils.error import SerializableErrorInfo
 
@@ -46,8 +49,16 @@ class BuildResult:
     failed_steps: tuple[str, ...]
 
 
-def _instance() -> dg.DagsterInstance:
-    return dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+@contextmanager
+def _instance(given: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstance]:
+    """The given instance (left open), else DAGSTER_HOME's, else an ephemeral one."""
+    if given is not None:
+        yield given
+        return
+    with (
+        dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    ) as instance:
+        yield instance
 
 
 def run_refresh(
@@ -56,6 +67,8 @@ def run_refresh(
     *,
     raise_on_error: bool = False,
     progress: Callable[[str], None] | None = None,
+    instance: dg.DagsterInstance | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> BuildResult:
     """Runs the nightly job over [first_day, last_day] in this process, one run, one transaction
     per ingestion step. Settings (source, warehouse path) are read from the environment.
@@ -64,8 +77,10 @@ def run_refresh(
     the UI lists, times and re-executes it like a run it launched. It holds the warehouse's build
     lock: a second build, from the CLI or from Dagster, waits for this one.
 
-    With ``progress``, each step's start, success, retry or failure is passed to it as one line
-    while the run goes on, and Dagster's own console log shows warnings and errors only."""
+    ``instance`` records the run (default: DAGSTER_HOME's, else an ephemeral one); ``tags`` are
+    added to the run's. With ``progress``, each step's start, success, retry or failure is passed
+    to it as one line while the run goes on, and Dagster's console log shows warnings and errors
+    only."""
     if last_day < first_day:
         raise ValueError(f"the build window ends ({last_day}) before it starts ({first_day})")
     from dagster._core.execution.api import create_execution_plan, execute_run
@@ -76,6 +91,7 @@ def run_refresh(
     job, remote_origin = nightly_job_with_origin()
     run_config = progress_run_config() if progress is not None else {}
     tags = {
+        **(tags or {}),
         ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
         ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),
     }
@@ -87,7 +103,7 @@ def run_refresh(
             timeout_seconds=seconds_setting(BUILD_LOCK_TIMEOUT_ENV, 3600.0),
             waiting=progress or log.warning,
         ),
-        _instance() as instance,
+        _instance(instance) as instance,
         _progress_to(progress),
     ):
         job_def = job.get_definition()

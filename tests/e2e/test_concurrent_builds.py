@@ -16,6 +16,7 @@ from warehouse.storage.connection import build_lock, build_lock_path
 from warehouse.storage.errors import WarehouseBusyError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).with_name("market-warehouse"))
 # A Dagster run of one asset using the warehouse resource: it prints its run id once running, then
 # holds the run (and so the build lock) until the file named by argv[2] exists.
 DAGSTER_RUN = """
@@ -95,7 +96,7 @@ def test_the_cli_build_refuses_while_a_dagster_run_builds(tmp_path: Path) -> Non
     try:
         run_id, _ = _running(holder)
         cli = subprocess.run(
-            [str(Path(sys.executable).with_name("market-warehouse")), "build", "--source", "snapshot"],
+            [CLI, "build", "--source", "snapshot"],
             capture_output=True,
             text=True,
             cwd=tmp_path,

@@ -16,6 +16,7 @@ from orchestration.retries import STEP_RETRIES_ENV, STEP_RETRY_BASE_SECONDS_ENV
 from warehouse import settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+RETRY_EVENT = "STEP_UP_FOR_RETRY"
 HOLD = """
 import sys, time, duckdb
 connection = duckdb.connect(sys.argv[1])  # read-write: blocks every other process
@@ -75,11 +76,10 @@ def test_a_step_waits_out_a_held_warehouse_and_succeeds(tmp_path: Path, step: st
     finally:
         holder.wait(timeout=30)
     assert result.success
-    retries = [event for event in result.all_events if event.event_type_value == "STEP_UP_FOR_RETRY"]
+    retries = [event for event in result.all_events if event.event_type_value == RETRY_EVENT]
     assert retries, "the step should have met the lock at least once"
-    assert all(
-        retry.event_specific_data.error.cause.cls_name == "WarehouseLockedError" for retry in retries
-    )
+    causes = {retry.event_specific_data.error.cause.cls_name for retry in retries}
+    assert causes == {"WarehouseLockedError"}
 
 
 def test_a_lock_never_released_fails_naming_the_holder(

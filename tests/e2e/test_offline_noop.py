@@ -96,7 +96,8 @@ def test_a_window_after_the_snapshot_is_a_successful_no_op(
     started = {event.step_key for event in events if event.event_type_value == "STEP_START"}
     skipped = {event.step_key for event in events if event.event_type_value == "STEP_SKIPPED"}
     assert started == {"raw__securities"}
-    assert {"daily_prices", "raw__exchange_sessions", "dbt_models", "published_warehouse"} <= skipped
+    downstream = {"daily_prices", "raw__exchange_sessions", "dbt_models", "published_warehouse"}
+    assert downstream <= skipped
     assert not [event for event in events if event.is_step_materialization]
     assert not [event for event in events if event.event_type_value == "ASSET_CHECK_EVALUATION"]
     messages = [record.user_message for record in records]
@@ -121,3 +122,24 @@ def test_the_cli_run_is_recorded_as_a_run_of_the_code_location(loaded_warehouse:
     assert run.job_code_origin is not None
     nightly = defs().resolve_job_def("nightly_refresh")
     assert run.job_snapshot_id == nightly.get_job_snapshot_id()
+
+
+def test_refresh_now_runs_tonights_window_as_a_nightly_run(loaded_warehouse: Path) -> None:
+    """The one-click job: no partitions to pick; it starts a nightly_refresh run over the same
+    trailing sessions as tonight's schedule (offline today, a no-op that succeeds)."""
+    from datetime import datetime, timezone
+
+    from orchestration.defs.schedules.nightly import LAUNCHED_BY_TAG, tonights_window
+    from orchestration.definitions import defs
+
+    job = defs().resolve_job_def("refresh_now")
+    assert job.partitions_def is None
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance)
+        assert result.success
+        (nightly,) = instance.get_runs(dg.RunsFilter(job_name="nightly_refresh"))
+    first_day, last_day = tonights_window(datetime.now(timezone.utc))
+    assert nightly.tags["dagster/asset_partition_range_start"] == first_day.isoformat()
+    assert nightly.tags["dagster/asset_partition_range_end"] == last_day.isoformat()
+    assert nightly.tags[LAUNCHED_BY_TAG] == result.run_id
+    assert nightly.remote_job_origin is not None

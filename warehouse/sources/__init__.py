@@ -10,8 +10,8 @@ from warehouse import settings
 from warehouse.sources.base import (
     FetchResult,
     MarketDataSource,
-    PriceBatch,
     NoDataError,
+    PriceBatch,
     SourceDataError,
     SourceError,
     SourceUnavailableError,

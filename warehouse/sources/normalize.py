@@ -175,7 +175,9 @@ def _long_frame(raw: object, tickers: Sequence[str]) -> pd.DataFrame:
     if raw.index.empty or raw.columns.empty:
         return pd.DataFrame(columns=["ticker", "timestamp", "Close"])
     if not isinstance(raw.index, pd.DatetimeIndex):
-        raise SourceDataError(f"yfinance download has a {type(raw.index).__name__} index, not dates")
+        raise SourceDataError(
+            f"yfinance download has a {type(raw.index).__name__} index, not dates"
+        )
     if isinstance(raw.columns, pd.MultiIndex):
         long = raw.stack(level=_ticker_level(raw.columns)).rename_axis(["timestamp", "ticker"])
     elif "Close" not in raw.columns:

@@ -214,14 +214,17 @@ def _join_notes(share_class: pd.Series, split_basis: pd.Series) -> pd.Series:
 
 
 def _check_header(path: Path, snapshot_file: SnapshotFile) -> list[str]:
-    """The columns to read; raises SourceDataError naming the file when it or a column is missing."""
+    """The columns to read; raises SourceDataError naming the file when it or a column is
+    missing."""
     if not path.is_file():
         raise SourceDataError(f"snapshot file {path} does not exist")
     with path.open(newline="", encoding="utf-8") as handle:
         header = next(csv.reader(handle), [])
     missing = [column for column in snapshot_file.columns if column not in header]
     if missing:
-        raise SourceDataError(f"snapshot file {path} lacks column(s) {missing}; its header is {header}")
+        raise SourceDataError(
+            f"snapshot file {path} lacks column(s) {missing}; its header is {header}"
+        )
     return [
         column
         for column in (*snapshot_file.columns, *snapshot_file.optional_columns)

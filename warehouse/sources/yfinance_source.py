@@ -20,8 +20,8 @@ import pandas as pd
 
 from warehouse.sources.base import (
     FetchResult,
-    PriceBatch,
     NoDataError,
+    PriceBatch,
     SourceError,
     SourceUnavailableError,
     TickerFailure,

@@ -1,25 +1,28 @@
 """The nightly refresh: after the US close on weekdays, ingest a trailing window of sessions, build
 the dbt models and run every check, in one run and one process."""
 
-from __future__ import annotations
-
-from datetime import datetime
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+)
 
-from orchestration.partitions import MARKET_TIMEZONE, trading_day_partitions
+from orchestration.partitions import MARKET_TIMEZONE
 from warehouse.loading import trailing_weekdays
 
 NIGHTLY_CRON = "30 18 * * 1-5"
 # Yahoo revises recent bars for a few days (late prints, corrected volumes, dividends):
 # re-fetching the last week lets the load log count and apply those corrections.
 TRAILING_SESSIONS = 5
+# On a nightly_refresh run started by refresh_now: the refresh_now run that started it.
+LAUNCHED_BY_TAG = "market_warehouse/launched_by"
 
 nightly_refresh_job = dg.define_asset_job(
     name="nightly_refresh",
-    selection=dg.AssetSelection.all(),
-    partitions_def=trading_day_partitions,
+    selection=dg.AssetSelection.all(),  # partitioned by trading day, as the assets are
     description="Ingest the trailing sessions, build and test the dbt models, run the checks.",
     # One process: DuckDB allows a single writer, and in-process steps start far faster.
     # Ingestion steps retry themselves, with backoff, on errors a retry can fix (see ingest).
@@ -27,9 +30,14 @@ nightly_refresh_job = dg.define_asset_job(
 )
 
 
+def tonights_window(now: datetime) -> tuple[date, date]:
+    """The trailing sessions the evening run of ``now``'s date loads (New York date)."""
+    return trailing_weekdays(now.astimezone(ZoneInfo(MARKET_TIMEZONE)).date(), TRAILING_SESSIONS)
+
+
 def nightly_run_request(scheduled_for: datetime) -> dg.RunRequest:
     """The run for one evening: the partition range of the trailing sessions, ending today."""
-    first_day, last_day = trailing_weekdays(scheduled_for.date(), TRAILING_SESSIONS)
+    first_day, last_day = tonights_window(scheduled_for)
     return dg.RunRequest(
         run_key=f"nightly-{last_day.isoformat()}",
         tags={
@@ -48,3 +56,33 @@ def nightly_run_request(scheduled_for: datetime) -> dg.RunRequest:
 )
 def nightly_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
     return nightly_run_request(context.scheduled_execution_time)
+
+
+@dg.op(description="Runs nightly_refresh over tonight's trailing sessions, as the schedule would.")
+def refresh_trailing_sessions(context: dg.OpExecutionContext) -> None:
+    from orchestration.build import run_refresh
+
+    first_day, last_day = tonights_window(datetime.now(UTC))
+    context.log.info(f"refreshing {first_day}..{last_day} as a nightly_refresh run")
+    result = run_refresh(
+        first_day,
+        last_day,
+        progress=context.log.info,
+        instance=context.instance,
+        tags={LAUNCHED_BY_TAG: context.run.run_id},
+    )
+    if not result.success:
+        raise dg.Failure(
+            f"nightly_refresh run {result.run_id} failed in {', '.join(result.failed_steps)}",
+            metadata={"run_id": result.run_id},
+        )
+    context.log.info(f"nightly_refresh run {result.run_id} succeeded")
+
+
+@dg.job(
+    description="Tonight's refresh, now: one click, no partitions to pick. Starts a nightly_refresh "
+    f"run over the last {TRAILING_SESSIONS} sessions ending today, exactly as the schedule does.",
+    executor_def=dg.in_process_executor,
+)
+def refresh_now() -> None:
+    refresh_trailing_sessions()

@@ -16,6 +16,7 @@ from orchestration.defs.checks.metadata import (
 )
 from orchestration.defs.checks.resources import QualityRulesResource
 from orchestration.defs.dbt.assets import dbt_models
+from orchestration.metadata import OWNERS
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse.quality.anomalies import record_anomalies
@@ -46,6 +47,8 @@ _EVENTS = (f"select * from {DETECTED_MARKET_EVENTS.qualified_name} "
                   ["raw", "fx_rates"], ["raw", "exchange_sessions"]],
             group_name=FINDINGS_GROUP,
             kinds=KINDS,
+            owners=OWNERS,
+            tags={"layer": FINDINGS_GROUP},
             metadata=table_metadata(PRICE_ANOMALIES),
         ),
         dg.AssetSpec(
@@ -57,6 +60,8 @@ _EVENTS = (f"select * from {DETECTED_MARKET_EVENTS.qualified_name} "
             deps=[DAILY_RETURNS, SECURITIES, ["raw", "corporate_actions"]],
             group_name=FINDINGS_GROUP,
             kinds=KINDS,
+            owners=OWNERS,
+            tags={"layer": FINDINGS_GROUP},
             metadata=table_metadata(DETECTED_MARKET_EVENTS),
         ),
     ],

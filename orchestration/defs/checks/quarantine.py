@@ -18,6 +18,7 @@ from orchestration.defs.checks.metadata import (
     table_metadata,
 )
 from orchestration.defs.checks.resources import QualityRulesResource
+from orchestration.metadata import OWNERS
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse.quality.integrity import LoadHealth, fx_range_quirks_found, load_health, quarantine
@@ -36,6 +37,8 @@ _QUARANTINED_ROWS = (
     deps=[["raw", "daily_prices"], ["raw", "fx_rates"]],
     group_name=GROUP,
     kinds=KINDS,
+    owners=OWNERS,
+    tags={"layer": GROUP},
     pool=WAREHOUSE_POOL,
     metadata=table_metadata(QUARANTINED_PRICES),
 )

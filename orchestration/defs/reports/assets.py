@@ -14,6 +14,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.defs.reports.inline import inline_chart
+from orchestration.metadata import OWNERS
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse import charts, reports, settings
@@ -38,6 +39,8 @@ UPSTREAM = [
     key=["reports", "event_charts"],
     group_name=GROUP,
     kinds={"python", "matplotlib"},
+    owners=OWNERS,
+    tags={"layer": GROUP},
     deps=UPSTREAM,
     pool=WAREHOUSE_POOL,
     description=(

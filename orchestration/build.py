@@ -162,6 +162,10 @@ def nightly_job_with_origin() -> tuple[ReconstructableJob, RemoteJobOrigin]:
 
 PROGRESS_LOGGER = "progress"
 CONSOLE_LOGGER = "console"
+# A step's log message worth a progress line of its own (e.g. that the run has nothing to load):
+# ``context.log.warning(message, extra=PROGRESS_NOTICE)``.
+NOTICE_ATTRIBUTE = "market_warehouse_notice"
+PROGRESS_NOTICE = {NOTICE_ATTRIBUTE: True}
 
 
 def with_progress(
@@ -226,7 +230,11 @@ class _ProgressHandler(logging.Handler):
         self._started: dict[str, float] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
-        event = (getattr(record, "dagster_meta", None) or {}).get("dagster_event")
+        meta = getattr(record, "dagster_meta", None) or {}
+        if getattr(record, NOTICE_ATTRIBUTE, False):
+            self._progress(f"  note     {meta.get('step_key') or ''}: {meta.get('orig_message')}")
+            return
+        event = meta.get("dagster_event")
         if event is None or not event.step_key:
             return
         kind, step = event.event_type_value, event.step_key

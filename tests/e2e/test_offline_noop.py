@@ -104,6 +104,8 @@ def test_a_window_after_the_snapshot_is_a_successful_no_op(
     assert sum("Nothing new to load" in message for message in messages) == 1
     assert f"the snapshot's last day is {SNAPSHOT_END}" in "\n".join(messages)
     assert "  skipped  dbt_models" in lines
+    (note,) = [line for line in lines if line.startswith("  note")]
+    assert note.startswith("  note     raw__securities: Nothing new to load")
 
 
 def test_the_cli_run_is_recorded_as_a_run_of_the_code_location(loaded_warehouse: Path) -> None:

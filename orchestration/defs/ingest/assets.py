@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import dagster as dg
 import pandas as pd
 
+from orchestration.build import PROGRESS_NOTICE
 from orchestration.metadata import column_schema, load_metadata, preview
 from orchestration.partitions import (
     history_start,
@@ -159,7 +160,7 @@ def _skip_reason(context: dg.AssetExecutionContext, market_data: MarketDataResou
     with retry_transient_errors(context):
         reason = nothing_to_load(window, market_data.coverage())
     if reason is not None:
-        context.log.warning(reason)
+        context.log.warning(reason, extra=PROGRESS_NOTICE)
     return reason
 
 

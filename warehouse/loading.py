@@ -13,6 +13,8 @@ from warehouse.calendars import sessions
 from warehouse.sources.base import MarketDataSource, PriceBatch, TickerFailure
 from warehouse.universe import Security
 
+_PRICE_COLUMNS = {"ticker", "adj_close"}
+_ACTION_COLUMNS = {"ticker", "action_date", "action_type"}
 # The stored bars of each ticker with a corporate action the window brings that is not stored yet,
 # dated after the ticker's first stored bar: a split (close and adj_close are restated for it), or
 # a dividend of a ticker whose bars carry an adj_close (restated for it).
@@ -97,6 +99,9 @@ def with_restated_history(
     prices, dividends and splits are then on one basis. A ticker whose history cannot be fetched
     is left out of the load (a failure with the reason), the action included, so the next run
     tries again instead of storing two bases."""
+    if not (_PRICE_COLUMNS.issubset(batch.prices.columns)
+            and _ACTION_COLUMNS.issubset(batch.actions.columns)):
+        return batch  # a malformed frame: the write refuses it, naming what it lacks
     adjusted = batch.prices.loc[batch.prices["adj_close"].notna(), ["ticker"]].drop_duplicates()
     con.register("_window_actions", batch.actions)
     con.register("_adjusted_tickers", adjusted)

@@ -348,6 +348,28 @@ def test_a_bad_correction_never_replaces_a_good_stored_bar(con: duckdb.DuckDBPyC
     assert contents(con)[-1][5] == 4.0
 
 
+def test_a_spike_over_a_good_bar_is_rejected_and_a_restatement_is_not(
+    con: duckdb.DuckDBPyConnection,
+):
+    days = ["2024-06-03", "2024-06-04", "2024-06-05", "2024-06-06", "2024-06-07"]
+    load(con, tables={"daily_prices": prices(*((("A", day, 10.0, None)) for day in days))})
+    spike = prices(("A", "2024-06-05", 1000.0, None), ("A", "2024-06-06", 10.5, None))
+    report = load(con, run_id="run-2", tables={"daily_prices": spike})
+    # the spike is judged against the delivered 06-06, 10.5: 95.2x off both
+    assert report.tables["daily_prices"] == WriteStats(rows_changed=1, rows_rejected=1)
+    assert [row[5] for row in contents(con)] == [10.0, 10.0, 10.0, 10.5, 10.0]
+    assert con.execute("SELECT reason FROM raw.rejected_corrections").fetchall() == [(
+        "suspect_spike: price 1000 between 10 on 2024-06-04 and 10.5 on 2024-06-06: 95.2x off "
+        "both, a one-day spike",)]
+    # the factor is the quarantine's rule: at 100x, 95.2x is no spike
+    assert load(con, run_id="run-3", tables={"daily_prices": spike}, spike_factor=100.0).tables[
+        "daily_prices"] == WriteStats(rows_changed=1, rows_unchanged=1)
+    # a whole history restated at once (a 4-for-1 split) has no spike: its neighbours move with it
+    restated = prices(*((("A", day, 10.0 / 4, None)) for day in days))
+    assert load(con, run_id="run-4", tables={"daily_prices": restated}).tables[
+        "daily_prices"] == WriteStats(rows_changed=5)
+
+
 def test_a_bad_fx_correction_is_rejected_and_the_fx_range_quirk_is_not(
     con: duckdb.DuckDBPyConnection,
 ):

@@ -35,6 +35,28 @@ BAR_RULES: tuple[tuple[QuarantineReason, str, str], ...] = (
 )
 
 
+# A spike is a one-day thing: neighbours further than this from the bar do not make one.
+SPIKE_NEIGHBOUR_DAYS = 31
+
+
+def is_spike(price: str, previous: str, following: str) -> str:
+    """SQL: ``price`` is at least ``$spike_factor`` times above, or below, BOTH neighbouring
+    prices: it jumped and came back the next session. No market does that; a decimal slip or a
+    unit change does."""
+    return (f"({price} >= $spike_factor * greatest({previous}, {following}) "
+            f"or {price} * $spike_factor <= least({previous}, {following}))")
+
+
+def spike_detail(price: str, previous: str, previous_date: str, following: str,
+                 following_date: str) -> str:
+    """SQL text of a spike's evidence, e.g. 'price 15000 between 150 on 2025-01-22 and 150 on
+    2025-01-24: 100.0x off both, a one-day spike'."""
+    return (f"printf('price %.8g between %.8g on %s and %.8g on %s: %.1fx off both, a one-day "
+            f"spike', {price}, {previous}, {previous_date}, {following}, {following_date}, "
+            f"greatest(least({price} / {previous}, {price} / {following}), "
+            f"least({previous} / {price}, {following} / {price})))")
+
+
 def outside_range(price: str) -> str:
     return _OUTSIDE_RANGE.format(price=price)
 

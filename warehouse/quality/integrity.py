@@ -16,7 +16,14 @@ from datetime import date, datetime
 import duckdb
 import pandas as pd
 
-from warehouse.quality.bar_rules import OHLC, bar_problems, outside_range
+from warehouse.quality.bar_rules import (
+    OHLC,
+    SPIKE_NEIGHBOUR_DAYS,
+    bar_problems,
+    is_spike,
+    outside_range,
+    spike_detail,
+)
 from warehouse.quality.rules import Check, Classification, IntegrityRules, QuarantineReason
 from warehouse.quality.sql import (
     FX_TABLE,
@@ -35,9 +42,7 @@ from warehouse.storage import transaction
 
 DEFAULT_RULES = IntegrityRules()
 _BARS_SINCE = bars_between("$since", "date '9999-12-31'")
-# A spike is a one-day thing: neighbours further than this from the bar do not make one.
-_SPIKE_NEIGHBOUR_DAYS = 31
-_NEIGHBOURS = bars_between(f"cast($since as date) - {_SPIKE_NEIGHBOUR_DAYS}",
+_NEIGHBOURS = bars_between(f"cast($since as date) - {SPIKE_NEIGHBOUR_DAYS}",
                            "date '9999-12-31'")
 
 # Every rule judges one bar, or the bars of one date (duplicate_key), or one bar against its two
@@ -67,17 +72,15 @@ with_neighbours as (
         on after.table_name = bar.table_name and after.ticker = bar.ticker
         and after.trade_date > bar.trade_date
     where bar.trade_date >= $since
-        and bar.trade_date - before.trade_date <= {_SPIKE_NEIGHBOUR_DAYS}
-        and after.trade_date - bar.trade_date <= {_SPIKE_NEIGHBOUR_DAYS}
+        and bar.trade_date - before.trade_date <= {SPIKE_NEIGHBOUR_DAYS}
+        and after.trade_date - bar.trade_date <= {SPIKE_NEIGHBOUR_DAYS}
 ),
--- the bar is $spike_factor times above (or below) BOTH neighbours: the price jumped and came back
--- the next session. No market does that; a decimal slip or a unit change does. A split on the
--- bar's date or the next one moves an unadjusted close without reverting, but is excluded anyway.
+-- a split on the bar's date or the next one moves an unadjusted close without reverting, but is
+-- excluded anyway
 spikes as (
     select *
     from with_neighbours as spike
-    where (price >= $spike_factor * greatest(previous_price, next_price)
-           or price * $spike_factor <= least(previous_price, next_price))
+    where {is_spike("price", "previous_price", "next_price")}
         and not exists (
             select 1 from raw.corporate_actions as actions
             where actions.ticker = spike.ticker and actions.action_type = 'split'
@@ -92,11 +95,8 @@ problems as (
            printf('%d rows for %s on this date', copies, upper(trim(ticker)))
     from with_copies where copies > 1 and ticker <> upper(trim(ticker))
     union all
-    select table_name, ticker, trade_date, '{QuarantineReason.SUSPECT_SPIKE}', printf(
-        'price %.8g between %.8g on %s and %.8g on %s: %.1fx off both, a one-day spike',
-        price, previous_price, previous_date, next_price, next_date,
-        greatest(least(price / previous_price, price / next_price),
-                 least(previous_price / price, next_price / price)))
+    select table_name, ticker, trade_date, '{QuarantineReason.SUSPECT_SPIKE}',
+           {spike_detail("price", "previous_price", "previous_date", "next_price", "next_date")}
     from spikes
 )
 select table_name, ticker, trade_date, reason, detail from problems

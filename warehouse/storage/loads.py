@@ -15,6 +15,7 @@ from typing import NamedTuple, Protocol
 import duckdb
 import pandas as pd
 
+from warehouse.quality.rules import IntegrityRules
 from warehouse.storage.connection import connect
 from warehouse.storage.schema import ensure_schema
 from warehouse.storage.tables import RAW_TABLES, table_spec
@@ -76,12 +77,14 @@ def write_load(
     failures: Sequence[_HasTickerAndReason | tuple[str, str]],
     tickers_requested: int,
     started_at: datetime,
+    spike_factor: float = IntegrityRules.spike_factor,
 ) -> LoadReport:
     """Writes one load in ONE transaction: its tables (upserted; tables written whole are
     replaced), its ``load_log`` row, its ``load_failures`` and its ``rejected_corrections`` (bars
     re-delivered with values that fail the integrity rules over a stored bar that passes them:
-    the stored bar is kept). On any error the transaction is rolled back, leaving the warehouse as
-    it was, and the error propagates.
+    the stored bar is kept; ``spike_factor`` is the quarantine's rule for a one-day spike). On any
+    error the transaction is rolled back, leaving the warehouse as it was, and the error
+    propagates.
 
     ``target`` is a warehouse path (opened and closed here) or a connection with no transaction
     open. Writing the same load again (same run, asset and partition start) replaces its log row
@@ -92,7 +95,7 @@ def write_load(
         stats: dict[str, WriteStats] = {}
         rejected: list[pd.DataFrame] = []
         for table, frame in tables.items():
-            kept, refused = split_bad_corrections(con, table, frame)
+            kept, refused = split_bad_corrections(con, table, frame, spike_factor)
             written = write_table(con, table, kept, row_lineage)
             stats[table_spec(table).name] = dataclasses.replace(written, rows_rejected=len(refused))
             rejected.append(refused)

@@ -16,7 +16,13 @@ from datetime import UTC, datetime
 import duckdb
 import pandas as pd
 
-from warehouse.quality.bar_rules import bar_problems
+from warehouse.quality.bar_rules import (
+    SPIKE_NEIGHBOUR_DAYS,
+    bar_problems,
+    is_spike,
+    spike_detail,
+)
+from warehouse.quality.rules import IntegrityRules, QuarantineReason
 from warehouse.storage._sql import ident, single_row
 from warehouse.storage.errors import InvalidFrameError
 from warehouse.storage.tables import TableSpec, table_spec
@@ -90,20 +96,37 @@ def write_table(
 
 
 def split_bad_corrections(
-    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    spike_factor: float = IntegrityRules.spike_factor,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Splits a frame of bars into the rows to write and the bad corrections: rows re-delivering a
-    stored bar that passes the integrity rules (``warehouse.quality.bar_rules``) with values that
-    fail them. A source's bad tick must not destroy the good value already stored: the bar would
-    be quarantined and its day lost from the marts. A stored bar that is itself bad is replaced as
+    stored good bar with values the quarantine would keep out of the marts (``warehouse.quality.
+    bar_rules``): impossible values, or a one-day spike ``spike_factor`` times off both its
+    neighbours (the delivered ones where the frame has them) while the stored bar is not. A
+    source's bad tick must not destroy the good value already stored: the bar would be
+    quarantined and its day lost from the marts. A stored bar that is itself bad is replaced as
     any other. The rejected rows come with ``table_name, ticker, trade_date, reason, rejected,
     kept`` (the delivered and the stored values as JSON). Runs in the caller's transaction."""
     spec = data_table_spec(table)
     if not spec.keeps_good_bars or frame.empty:
         return frame, pd.DataFrame(columns=list(REJECTED_COLUMNS))
-    date = str(spec.date_column)
-    same_bar = f"bad.ticker = s.ticker AND bad.trade_date = s.{ident(date)}"
+    date = ident(str(spec.date_column))
+    same_bar = f"bad.ticker = s.ticker AND bad.trade_date = s.{date}"
     values = ", ".join(f"'{c}', {{alias}}.{ident(c)}" for c in spec.value_columns)
+    days = SPIKE_NEIGHBOUR_DAYS
+    # the price a spike is judged on, as the quarantine judges it (an FX quote has no adj_close)
+    price = ("coalesce({bar}.adj_close, {bar}.close)" if "adj_close" in spec.column_names
+             else "{bar}.close")
+    # the stored bars the delivered ones do not replace, within a spike's reach of them
+    around = f"""(
+        SELECT t.* FROM {spec.qualified_name} AS t
+        WHERE t.ticker IN (SELECT ticker FROM incoming)
+            AND t.{date} BETWEEN (SELECT min({date}) - {days} FROM incoming)
+                AND (SELECT max({date}) + {days} FROM incoming)
+            AND NOT EXISTS (SELECT 1 FROM incoming AS s WHERE {_same_key(spec)})
+    )"""
     with incoming_frame(con, spec, frame) as incoming:
         rejected = con.execute(f"""
             WITH incoming AS ({incoming}),
@@ -111,16 +134,57 @@ def split_bad_corrections(
                 SELECT t.* FROM {spec.qualified_name} AS t
                 WHERE EXISTS (SELECT 1 FROM incoming AS s WHERE {_same_key(spec)})
             ),
+            -- every bar once the load is written: the delivered values win
+            priced AS (
+                SELECT ticker, trade_date, price FROM (
+                    SELECT ticker, trade_date, coalesce(adj_close, close) AS price
+                    FROM {_as_bars(spec, "incoming", date)}
+                    UNION ALL
+                    SELECT ticker, trade_date, coalesce(adj_close, close)
+                    FROM {_as_bars(spec, around, date)}
+                ) WHERE price > 0
+            ),
+            corrections AS (
+                SELECT s.ticker, s.{date} AS trade_date, {price.format(bar="s")} AS price,
+                       {price.format(bar="t")} AS stored_price
+                FROM incoming AS s JOIN stored AS t ON {_same_key(spec)}
+                WHERE {price.format(bar="s")} > 0
+            ),
+            spikes AS (
+                SELECT c.ticker, c.trade_date, '{QuarantineReason.SUSPECT_SPIKE}' AS reason,
+                       {spike_detail("c.price", "before.price", "before.trade_date",
+                                     "after.price", "after.trade_date")} AS detail
+                FROM corrections AS c
+                ASOF JOIN priced AS before
+                    ON before.ticker = c.ticker AND before.trade_date < c.trade_date
+                ASOF JOIN priced AS after
+                    ON after.ticker = c.ticker AND after.trade_date > c.trade_date
+                WHERE c.trade_date - before.trade_date <= {days}
+                    AND after.trade_date - c.trade_date <= {days}
+                    AND {is_spike("c.price", "before.price", "after.price")}
+                    AND NOT {is_spike("c.stored_price", "before.price", "after.price")}
+                    AND NOT EXISTS (
+                        SELECT 1 FROM raw.corporate_actions AS actions
+                        WHERE actions.ticker = c.ticker AND actions.action_type = 'split'
+                            AND actions.action_date IN (c.trade_date, after.trade_date)
+                    )
+            ),
             bad_incoming AS (
                 SELECT ticker, trade_date,
                        string_agg(reason || ': ' || detail, '; ' ORDER BY reason) AS reason
-                FROM ({bar_problems(_as_bars(spec, "incoming", date))}) GROUP BY ALL
+                FROM (
+                    SELECT ticker, trade_date, reason, detail
+                    FROM ({bar_problems(_as_bars(spec, "incoming", date))})
+                    UNION ALL
+                    SELECT * FROM spikes
+                )
+                GROUP BY ALL
             ),
             bad_stored AS (
                 SELECT DISTINCT ticker, trade_date
                 FROM ({bar_problems(_as_bars(spec, "stored", date))})
             )
-            SELECT '{spec.qualified_name}' AS table_name, s.ticker, s.{ident(date)} AS trade_date,
+            SELECT '{spec.qualified_name}' AS table_name, s.ticker, s.{date} AS trade_date,
                    bad.reason, json_object({values.format(alias="s")})::VARCHAR AS rejected,
                    json_object({values.format(alias="t")})::VARCHAR AS kept
             FROM incoming AS s
@@ -128,10 +192,11 @@ def split_bad_corrections(
             JOIN bad_incoming AS bad ON {same_bar}
             WHERE NOT EXISTS (SELECT 1 FROM bad_stored AS bad WHERE {same_bar})
             ORDER BY ALL
-        """).df()
+        """, {"spike_factor": spike_factor}).df()
     if rejected.empty:
         return frame, rejected
-    delivered = pd.MultiIndex.from_arrays([frame["ticker"], pd.to_datetime(frame[date])])
+    date_values = pd.to_datetime(frame[str(spec.date_column)])
+    delivered = pd.MultiIndex.from_arrays([frame["ticker"], date_values])
     refused = pd.MultiIndex.from_arrays([rejected["ticker"],
                                          pd.to_datetime(rejected["trade_date"])])
     return frame[~delivered.isin(refused)], rejected
@@ -149,7 +214,7 @@ def _as_bars(spec: TableSpec, relation: str, date: str) -> str:
     extra = ", ".join(name if name in spec.column_names else f"NULL::{kind} AS {name}"
                       for name, kind in optional.items())
     return (f"(SELECT '{spec.qualified_name}' AS table_name, ticker, "
-            f"{ident(date)} AS trade_date, open, high, low, close, {extra} "
+            f"{date} AS trade_date, open, high, low, close, {extra} "
             f"FROM {relation}) AS bars")
 
 

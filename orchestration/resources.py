@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Literal
 
 import dagster as dg
 import duckdb
+from dagster._core.errors import raise_execution_interrupts
 from pydantic import Field
 
 from warehouse import settings, storage
@@ -61,12 +62,18 @@ class WarehouseResource(dg.ConfigurableResource):
         # The whole run holds the build lock (the in-process executor sets resources up once per
         # run), so a second build, from the CLI or Dagster, waits instead of interleaving.
         holder = f"Dagster run {context.run.run_id}" if context.run is not None else "a Dagster run"
-        with build_lock(
-            self.database_path,
-            holder=holder,
-            timeout_seconds=self.build_lock_timeout_seconds,
-            waiting=context.log.warning if context.log is not None else log.warning,
-        ):
+        with ExitStack() as held:
+            # Dagster defers interrupts while it sets resources up: without this, terminating a
+            # run waiting here for another build would only take effect once that build ended.
+            with raise_execution_interrupts():
+                held.enter_context(
+                    build_lock(
+                        self.database_path,
+                        holder=holder,
+                        timeout_seconds=self.build_lock_timeout_seconds,
+                        waiting=context.log.warning if context.log is not None else log.warning,
+                    )
+                )
             yield self
 
     @contextmanager

@@ -89,6 +89,39 @@ def _line_containing(process: subprocess.Popen[str], text: str) -> str:
     raise AssertionError(f"the process ended without logging {text!r}")
 
 
+WAITING_RUN = """
+import sys
+from dagster._utils.interrupts import setup_interrupt_handlers
+setup_interrupt_handlers()  # as Dagster's run worker does: SIGTERM handled like SIGINT
+exec(sys.argv[3])
+"""
+
+
+def test_a_run_waiting_for_another_build_stops_at_once_when_terminated(tmp_path: Path) -> None:
+    warehouse, release = tmp_path / "warehouse.duckdb", tmp_path / "release"
+    first = _dagster_run(warehouse, release)
+    try:
+        _running(first)
+        second = subprocess.Popen(
+            [sys.executable, "-c", WAITING_RUN, str(warehouse), str(release), DAGSTER_RUN],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO_ROOT,
+            env=_environment(),
+        )
+        _line_containing(second, "waiting up to")
+        terminated_at = time.monotonic()
+        second.terminate()
+        second_out, _ = second.communicate(timeout=30)
+        stopped_after = time.monotonic() - terminated_at
+    finally:
+        release.touch()
+        first.communicate(timeout=60)
+    assert stopped_after < 10
+    assert "running" not in second_out, "the waiting run must not start its step"
+
+
 def test_the_cli_build_refuses_while_a_dagster_run_builds(tmp_path: Path) -> None:
     """`market-warehouse build` names the running build (run id and PID) in one line."""
     warehouse, release = tmp_path / "warehouse.duckdb", tmp_path / "release"

@@ -112,10 +112,12 @@ def with_restated_history(
         con.unregister("_adjusted_tickers")
     if changed.empty:
         return batch
-    restated = [security for security in securities if security.ticker in set(changed["ticker"])]
-    history = source.fetch_prices(restated, changed["first_bar"].min().date(),
+    replaced = set(changed["ticker"])
+    history = source.fetch_prices([security for security in securities
+                                   if security.ticker in replaced],
+                                  changed["first_bar"].min().date(),
                                   max(changed["last_bar"].max().date(), window_end))
-    missing = set(changed["ticker"]) - set(history.prices["ticker"])
+    missing = replaced - set(history.prices["ticker"])
     reasons = {failure.ticker: failure.reason for failure in history.failures}
     failures = [
         TickerFailure(row.ticker, f"{row.actions} changed its price basis and its history could "
@@ -123,7 +125,6 @@ def with_restated_history(
                       "the next run tries again")
         for row in changed.itertuples() if row.ticker in missing
     ]
-    replaced = set(changed["ticker"])
     return PriceBatch(
         pd.concat([batch.prices[~batch.prices["ticker"].isin(replaced)],
                    history.prices[~history.prices["ticker"].isin(missing)]], ignore_index=True),

@@ -25,8 +25,10 @@ from dagster._core.storage.tags import (
 from orchestration.build import NIGHTLY_JOB
 from orchestration.definitions import defs
 from orchestration.resources import MarketDataResource
-from warehouse import settings
-from warehouse.sources.base import PriceBatch
+from warehouse import settings, storage
+from warehouse.loading import with_restated_history
+from warehouse.sources.base import PriceBatch, TickerFailure
+from warehouse.universe import Security
 
 pytestmark = pytest.mark.e2e
 
@@ -161,3 +163,70 @@ def test_the_deepseek_day_loss_and_the_quality_record_are_unchanged(split_run: d
                (select count(*) from quality.quarantined_prices) as quarantined,
                (select count(*) from raw.rejected_corrections) as rejected""")
     assert found.iloc[0].tolist() == [0, 0, 0]
+
+
+# --- the re-fetch on its own, on a small warehouse ---------------------------------------------
+
+XYZ = Security(ticker="XYZ", name="XYZ", role="equity", exchange="XNYS", currency="USD",
+               benchmark=None)
+
+
+def _bars(*days_and_closes: tuple[str, float]) -> pd.DataFrame:
+    return pd.DataFrame({
+        "ticker": "XYZ", "trade_date": pd.to_datetime([day for day, _ in days_and_closes]),
+        **{column: [close for _, close in days_and_closes] for column in PRICE_COLUMNS},
+        "volume": pd.array([100] * len(days_and_closes), dtype="Int64"),
+    })
+
+
+def _split(day: str) -> pd.DataFrame:
+    return pd.DataFrame({"ticker": ["XYZ"], "action_date": pd.to_datetime([day]),
+                         "action_type": ["split"], "value": [RATIO]})
+
+
+class _History:
+    """A source that answers the history request with ``history`` (or fails the ticker)."""
+
+    name = "fake"
+
+    def __init__(self, history: PriceBatch) -> None:
+        self.history = history
+        self.calls: list[tuple[date, date]] = []
+
+    def fetch_prices(self, securities, start: date, end: date) -> PriceBatch:
+        self.calls.append((start, end))
+        return self.history
+
+
+@pytest.fixture
+def stored() -> Iterator[duckdb.DuckDBPyConnection]:
+    con = duckdb.connect()
+    storage.ensure_schema(con)
+    storage.upsert(con, "daily_prices", _bars(("2025-05-08", 100.0), ("2025-05-09", 102.0)),
+                   run_id="build", source="fake")
+    yield con
+    con.close()
+
+
+def test_a_window_without_a_new_split_fetches_nothing_more(
+    stored: duckdb.DuckDBPyConnection,
+) -> None:
+    storage.upsert(stored, "corporate_actions", _split("2025-05-12"), run_id="x", source="fake")
+    window = PriceBatch(_bars(("2025-05-12", 27.0)), _split("2025-05-12"))
+    source = _History(window)
+    assert with_restated_history(stored, source, [XYZ], window, WINDOW[1]) is window
+    assert source.calls == []
+
+
+def test_a_history_that_cannot_be_fetched_again_leaves_the_ticker_out(
+    stored: duckdb.DuckDBPyConnection,
+) -> None:
+    window = PriceBatch(_bars(("2025-05-12", 27.0)), _split("2025-05-12"))
+    source = _History(PriceBatch(_bars().iloc[:0], _split("2025-05-12").iloc[:0],
+                                 [TickerFailure("XYZ", "HTTP 404")]))
+    batch = with_restated_history(stored, source, [XYZ], window, WINDOW[1])
+    assert source.calls == [(date(2025, 5, 8), WINDOW[1])]
+    assert batch.prices.empty and batch.actions.empty
+    assert [(failure.ticker, failure.reason) for failure in batch.failures] == [
+        ("XYZ", "split on 2025-05-12 changed its price basis and its history could not be fetched "
+                "again (HTTP 404): not loaded, the next run tries again")]

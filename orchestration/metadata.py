@@ -17,15 +17,24 @@ PREVIEW_ROWS = 5
 OWNERS = ["team:market-warehouse"]
 # Fenced code blocks and inline code spans: markdown shows their text as it is.
 _CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+# A word holding one or more <placeholders>, e.g. <measure>_<model>_<window> or <dir>/<id>.png.
+_PLACEHOLDER = re.compile(r"((?:[\w./$-]*<[^<>`\n]+>)+[\w./$-]*)")
 
 
 def markdown_text(text: str) -> str:
-    """Text the UI renders as markdown, with `<` and `>` outside code shown as typed: left as
-    they are, `<measure>_<model>` or `<reports dir>` read as HTML tags and vanish."""
+    """Text the UI renders as markdown, with placeholders such as `<measure>_<model>_<window>`
+    or `<reports dir>/<event_id>.png` shown as typed: left bare, they read as HTML tags and
+    vanish (and `_<model>_` as emphasis). They become code spans; any other `<` or `>` outside
+    code an entity."""
     parts = _CODE.split(text)
+    return "".join(part if index % 2 else _plain_markdown(part) for index, part in enumerate(parts))
+
+
+def _plain_markdown(text: str) -> str:
+    pieces = _PLACEHOLDER.split(text)
     return "".join(
-        part if index % 2 else part.replace("<", "&lt;").replace(">", "&gt;")
-        for index, part in enumerate(parts)
+        f"`{piece}`" if index % 2 else piece.replace("<", "&lt;").replace(">", "&gt;")
+        for index, piece in enumerate(pieces)
     )
 
 

@@ -107,8 +107,8 @@ def test_dbt_assets_have_owners_tags_and_code_references(definitions: dg.Definit
         assert spec.tags.get("layer") == spec.group_name, key
         assert "dagster/code_references" in spec.metadata, key
     impact = dbt_models.specs_by_key[dg.AssetKey(["marts", "fct_event_impact"])]
-    # `<measure>_<model>_<window>` survives the UI's markdown rendering
-    assert "&lt;measure&gt;_&lt;model&gt;_&lt;window&gt;" in (impact.description or "")
+    # `<measure>_<model>_<window>` survives the UI's markdown rendering, as code
+    assert "`<measure>_<model>_<window>`" in (impact.description or "")
 
 
 def test_the_collapsed_lineage_reads_left_to_right(definitions: dg.Definitions) -> None:
@@ -150,8 +150,10 @@ def test_relations_and_types_read_as_duckdb_spells_them() -> None:
 
 
 def test_markdown_text_keeps_angle_brackets_visible_outside_code() -> None:
-    assert markdown_text("Written as <reports dir>/<event_id>.png") == (
-        "Written as &lt;reports dir&gt;/&lt;event_id&gt;.png")
+    assert markdown_text("Written as <reports dir>/<event_id>.png, for 1 < 2") == (
+        "Written as `<reports dir>/<event_id>.png`, for 1 &lt; 2")
+    assert markdown_text("naming: <measure>_<model>_<window>, models") == (
+        "naming: `<measure>_<model>_<window>`, models")
     assert markdown_text("`a<b>` and\n```sql\nselect 1 < 2\n```") == (
         "`a<b>` and\n```sql\nselect 1 < 2\n```")
 

@@ -13,7 +13,7 @@ from urllib.parse import quote
 # The UI shows markdown inline below this many characters (dagster-webserver's metadata table).
 INLINE_MARKDOWN_LIMIT = 1000
 MAX_BARS = 6
-_WIDTH, _LABEL, _ROW, _BAR = 220, 48, 12, 9
+_WIDTH, _LABEL, _ROW, _BAR = 360, 52, 15, 12
 _LOSS, _GAIN = "#c0392b", "#27ae60"
 
 
@@ -41,7 +41,7 @@ def _markdown(title: str, bars: Sequence[tuple[str, float]]) -> str:
                     f"<rect x='{x}' y='{y}' width='{width}' height='{_BAR}' "
                     f"fill='{_LOSS if value < 0 else _GAIN}'/>")
     svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' "
-           f"height='{len(bars) * _ROW}' font-size='9' font-family='sans-serif'>"
+           f"height='{len(bars) * _ROW}' font-size='11' font-family='sans-serif'>"
            + "".join(rows) + "</svg>")
     # inside <...> a markdown link destination may hold spaces; < > # and % must be encoded
     uri = "data:image/svg+xml," + quote(svg, safe=" ='/:,.-_()")

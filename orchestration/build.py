@@ -210,7 +210,10 @@ def _to_progress_sink(line: str) -> None:
 def job_loggers() -> dict[str, dg.LoggerDefinition]:
     """The code location's loggers: Dagster's console logger, and the progress logger that
     run_refresh turns on (a run launched from the UI leaves it off)."""
-    return {CONSOLE_LOGGER: dg.colored_console_logger, PROGRESS_LOGGER: progress_logger(_to_progress_sink)}
+    return {
+        CONSOLE_LOGGER: dg.colored_console_logger,
+        PROGRESS_LOGGER: progress_logger(_to_progress_sink),
+    }
 
 
 def progress_logger(progress: Callable[[str], None]) -> dg.LoggerDefinition:

@@ -1,5 +1,6 @@
 """The Dagster code location: every definition lives in ``defs/``, split by domain."""
 
+import warnings
 from pathlib import Path
 
 import dagster as dg
@@ -13,4 +14,7 @@ def defs() -> dg.Definitions:
     # defined it; Definitions has no public way to swap its assets, hence the record copy. The
     # folder lists an asset once per module importing it: one copy each, or the keys collide.
     assets = list({id(asset): asset for asset in loaded.assets or ()}.values())
-    return copy(loaded, assets=dg.with_source_code_references(assets))
+    with warnings.catch_warnings():
+        # code references are a beta API: its warning, once per asset, would flood `make up`
+        warnings.simplefilter("ignore", dg.BetaWarning)
+        return copy(loaded, assets=dg.with_source_code_references(assets))

@@ -2,7 +2,7 @@
 says so, and leaves the warehouse, its published copy and the check history as they were."""
 
 import hashlib
-from datetime import date
+from datetime import UTC, date
 from pathlib import Path
 
 import dagster as dg
@@ -129,10 +129,10 @@ def test_the_cli_run_is_recorded_as_a_run_of_the_code_location(loaded_warehouse:
 def test_refresh_now_runs_tonights_window_as_a_nightly_run(loaded_warehouse: Path) -> None:
     """The one-click job: no partitions to pick; it starts a nightly_refresh run over the same
     trailing sessions as tonight's schedule (offline today, a no-op that succeeds)."""
-    from datetime import datetime, timezone
+    from datetime import UTC, datetime
 
-    from orchestration.defs.schedules.nightly import LAUNCHED_BY_TAG, tonights_window
     from orchestration.definitions import defs
+    from orchestration.defs.schedules.nightly import LAUNCHED_BY_TAG, tonights_window
 
     job = defs().resolve_job_def("refresh_now")
     assert job.partitions_def is None
@@ -140,7 +140,7 @@ def test_refresh_now_runs_tonights_window_as_a_nightly_run(loaded_warehouse: Pat
         result = job.execute_in_process(instance=instance)
         assert result.success
         (nightly,) = instance.get_runs(dg.RunsFilter(job_name="nightly_refresh"))
-    first_day, last_day = tonights_window(datetime.now(timezone.utc))
+    first_day, last_day = tonights_window(datetime.now(UTC))
     assert nightly.tags["dagster/asset_partition_range_start"] == first_day.isoformat()
     assert nightly.tags["dagster/asset_partition_range_end"] == last_day.isoformat()
     assert nightly.tags[LAUNCHED_BY_TAG] == result.run_id

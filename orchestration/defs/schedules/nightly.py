@@ -80,8 +80,9 @@ def refresh_trailing_sessions(context: dg.OpExecutionContext) -> None:
 
 
 @dg.job(
-    description="Tonight's refresh, now: one click, no partitions to pick. Starts a nightly_refresh "
-    f"run over the last {TRAILING_SESSIONS} sessions ending today, exactly as the schedule does.",
+    description="Tonight's refresh, now: one click, no partitions to pick. Starts a "
+    f"nightly_refresh run over the last {TRAILING_SESSIONS} sessions ending today, as the "
+    "schedule does.",
     executor_def=dg.in_process_executor,
 )
 def refresh_now() -> None:

@@ -123,9 +123,10 @@ def test_bad_corrections_keep_the_good_bars_and_are_recorded(reloaded: dict) -> 
     assert json.loads(negative["rejected"])["close"] == -good["close"]
     assert json.loads(negative["kept"])["close"] == good["close"]
     # the spike judged against ORCL's neighbouring bars, as the quarantine judges it
-    adjusted = _query(reloaded["before"], "select adj_close from raw.daily_prices where ticker = "
-                      "'ORCL' and trade_date between '2025-02-04' and '2025-02-06' "
-                      "order by trade_date")["adj_close"].tolist()
+    adjusted = _query(reloaded["before"], "select coalesce(adj_close, close) as price "
+                      "from raw.daily_prices where ticker = 'ORCL' "
+                      "and trade_date between '2025-02-04' and '2025-02-06' "
+                      "order by trade_date")["price"].tolist()
     off_both = min(100 * adjusted[1] / adjusted[0], 100 * adjusted[1] / adjusted[2])  # 99.6x
     assert spike["reason"].startswith("suspect_spike: price ")
     assert spike["reason"].endswith(f": {off_both:.1f}x off both, a one-day spike")

@@ -122,6 +122,7 @@ def test_the_cli_run_is_recorded_as_a_run_of_the_code_location(loaded_warehouse:
     assert run.remote_job_origin.repository_origin.repository_name == "__repository__"
     assert run.remote_job_origin.job_name == "nightly_refresh"
     assert run.job_code_origin is not None
+    assert run.tags[".dagster/repository"] == "__repository__@market_warehouse"
     nightly = defs().resolve_job_def("nightly_refresh")
     assert run.job_snapshot_id == nightly.get_job_snapshot_id()
 

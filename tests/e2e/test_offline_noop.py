@@ -117,12 +117,16 @@ def test_the_cli_run_is_recorded_as_a_run_of_the_code_location(loaded_warehouse:
 
     with dg.DagsterInstance.get() as instance:
         run = instance.get_run_by_id(result.run_id)
+        # how the UI lists a code location's runs
+        labelled = instance.get_run_ids(
+            dg.RunsFilter(tags={".dagster/repository": "__repository__@market_warehouse"})
+        )
+    assert labelled == [result.run_id]
     assert run is not None and run.remote_job_origin is not None
     assert run.remote_job_origin.location_name == "market_warehouse"
     assert run.remote_job_origin.repository_origin.repository_name == "__repository__"
     assert run.remote_job_origin.job_name == "nightly_refresh"
     assert run.job_code_origin is not None
-    assert run.tags[".dagster/repository"] == "__repository__@market_warehouse"
     nightly = defs().resolve_job_def("nightly_refresh")
     assert run.job_snapshot_id == nightly.get_job_snapshot_id()
 

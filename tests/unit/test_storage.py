@@ -109,6 +109,23 @@ def test_ensure_schema_refuses_a_table_that_drifted_from_its_spec(tmp_path: Path
             storage.ensure_schema(con)
 
 
+def test_ensure_schema_adds_the_columns_a_spec_appended(tmp_path: Path):
+    with closing(storage.connect(tmp_path / "old.duckdb")) as con:
+        storage.ensure_schema(con)
+        # load_log as the previous version created it: without rows_rejected, one load logged
+        con.execute("ALTER TABLE raw.load_log DROP COLUMN rows_rejected")
+        con.execute("INSERT INTO raw.load_log (run_id, asset_key, partition_start) "
+                    "VALUES ('old', 'raw/daily_prices', DATE '2024-06-03')")
+        storage.ensure_schema(con)
+        assert con.execute("SELECT run_id, rows_rejected FROM raw.load_log").fetchall() == [
+            ("old", None)]
+        (comment,) = con.execute(
+            "SELECT comment FROM duckdb_columns() WHERE schema_name = 'raw' "
+            "AND table_name = 'load_log' AND column_name = 'rows_rejected'").fetchall()[0]
+        assert comment == next(c.description for c in RAW_TABLES["load_log"].columns
+                               if c.name == "rows_rejected")
+
+
 def test_a_new_warehouse_is_readable_by_duckdb_1_4(warehouse: Path):
     with closing(storage.connect(warehouse, read_only=True)) as con:
         (tags,) = con.execute(

@@ -24,7 +24,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     stored = stored_columns(con)
     for spec in RAW_TABLES.values():
         if spec.name in stored:
-            _check_stored_table(spec, stored[spec.name])
+            _add_new_columns(con, spec, stored[spec.name])
+            _check_stored_table(spec, stored_columns(con)[spec.name])
         else:
             _create_table(con, spec)
 
@@ -33,13 +34,31 @@ def stored_columns(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, str]]:
     """Column name -> type of every table stored in schema raw."""
     rows = con.execute(
         "SELECT table_name, column_name, data_type FROM duckdb_columns() "
-        "WHERE database_name = current_database() AND schema_name = ?",
+        "WHERE database_name = current_database() AND schema_name = ? "
+        "ORDER BY table_name, column_index",
         [RAW_SCHEMA],
     ).fetchall()
     stored: dict[str, dict[str, str]] = {}
     for table, column, data_type in rows:
         stored.setdefault(table, {})[column] = data_type
     return stored
+
+
+def _add_new_columns(
+    con: duckdb.DuckDBPyConnection, spec: TableSpec, stored: Mapping[str, str]
+) -> None:
+    """Adds the columns a spec appended since the table was created (``load_log.rows_rejected``),
+    null in the rows written before: a warehouse built by the previous version keeps loading. Any
+    other difference is left to _check_stored_table."""
+    columns = spec.stored_columns
+    known = [(column.name, column.type) for column in columns[:len(stored)]]
+    if known != list(stored.items()):
+        return
+    for column in columns[len(stored):]:
+        target = f"{spec.qualified_name}.{ident(column.name)}"
+        con.execute(f"ALTER TABLE {spec.qualified_name} ADD COLUMN {ident(column.name)} "
+                    f"{column.type}")
+        con.execute(f"COMMENT ON COLUMN {target} IS {literal(column.description)}")
 
 
 def _check_stored_table(spec: TableSpec, stored: Mapping[str, str]) -> None:

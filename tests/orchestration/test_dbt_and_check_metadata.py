@@ -48,11 +48,17 @@ def test_a_dbt_failure_names_its_nodes_and_first_error(tmp_path: Path) -> None:
     error = ("The dbt CLI process with command\n\n`dbt build`\n\nfailed with exit code `1`.\n\n"
              "Errors parsed from dbt logs:\n\nFailure in test not_null_x\nsecond line")
     failure = DbtFailure(failed_nodes(results), first_dbt_error(error), tmp_path / "dbt.log")
+    assert failure.first_error == "Failure in test not_null_x"
     assert failure.message == (
-        "dbt build failed: Failure in test not_null_x. Failing node(s): "
-        "test.market_warehouse.not_null_x: Got 3 results, configured to fail if != 0; "
-        "model.market_warehouse.fct_event_impact: Binder Error: column foo not found. "
-        f"Full log: {tmp_path / 'dbt.log'}")
+        "dbt build failed: test not_null_x: Got 3 results, configured to fail if != 0. "
+        f"Also failed: model fct_event_impact. Full log: {tmp_path / 'dbt.log'}")
+    many = [(f"test.market_warehouse.t{index}.abc", "Runtime Error in test t (x.yml)\n"
+             "  Catalog Error: Table raw.x does not exist") for index in range(6)]
+    assert DbtFailure(many, "", tmp_path / "dbt.log").message == (
+        "dbt build failed: test t0: Catalog Error: Table raw.x does not exist. "
+        f"Also failed: test t1, test t2, test t3 and 2 more. Full log: {tmp_path / 'dbt.log'}")
+    assert DbtFailure([], "", tmp_path / "dbt.log").message.startswith(
+        "dbt build failed: no error message.")
     assert failure.lock_error() is None
 
 

@@ -52,3 +52,26 @@ def test_dbt_waits_for_a_held_warehouse_and_names_the_holder(
     assert f"(PID {holder.pid})" in message and "is locked by" in message
     assert "Close that session" in message
     assert waited >= 2  # it waited for the lock before giving up
+
+
+def test_a_failing_dbt_build_names_the_failing_node_and_dbts_error(tmp_path: Path) -> None:
+    """On a warehouse without the raw tables, nothing builds: the step's error says which node
+    failed and why, not only that "the dbt CLI process ... failed"."""
+    from orchestration.defs.dbt.assets import dbt_models
+    from orchestration.defs.dbt.project import dbt_cli
+    from orchestration.resources import WarehouseResource
+
+    path = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(path)).close()
+    result = dg.materialize(
+        [dbt_models],
+        resources={"dbt": dbt_cli(), "warehouse": WarehouseResource(path=str(path))},
+        raise_on_error=False,
+    )
+    assert not result.success
+    (failure,) = [event for event in result.all_events if event.is_step_failure]
+    message = str(failure.step_failure_data.error)
+    # the first failing node (a test of a raw source, built first) with dbt's own error
+    assert "dbt build failed: test source_" in message
+    assert "Catalog Error: Table with name \"raw." in message and "does not exist" in message
+    assert "Also failed: " in message and "more. Full log: " in message and "dbt.log" in message

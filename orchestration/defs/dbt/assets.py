@@ -64,6 +64,8 @@ EVENT_STUDY_GROUP = "event_study"
 PREVIEWED_GROUPS = {"marts", EVENT_STUDY_GROUP}
 ROW_COUNT = "dagster/row_count"
 COLUMN_SCHEMA = "dagster/column_schema"
+# Failing nodes named in a failure's message after the first (the rest are in failed_nodes).
+SHOWN_FAILURES = 3
 # dbt's own failure statuses in run_results.json.
 _FAILED_STATUSES = {"error", "fail", "runtime error"}
 
@@ -280,9 +282,17 @@ class DbtFailure:
 
     @property
     def message(self) -> str:
-        nodes = "; ".join(f"{node}: {first_line(message)}" for node, message in self.failed_nodes)
-        return (f"dbt build failed: {first_line(self.first_error) or 'no error message'}"
-                + (f". Failing node(s): {nodes}" if nodes else "")
+        """The first failing node with its error, the next few by name, where the log is."""
+        if self.failed_nodes:
+            (node, error), *others = self.failed_nodes
+            cause = f"{node_name(node)}: {error_line(error)}"
+        else:
+            others, cause = [], first_line(self.first_error) or "no error message"
+        shown = ", ".join(node_name(other) for other, _ in others[:SHOWN_FAILURES])
+        hidden = len(others) - SHOWN_FAILURES
+        return (f"dbt build failed: {cause}"
+                + (f". Also failed: {shown}" if shown else "")
+                + (f" and {hidden} more" if hidden > 0 else "")
                 + f". Full log: {self.log_path}")
 
     def metadata(self) -> dict[str, Any]:
@@ -323,6 +333,23 @@ def first_dbt_error(error_text: str) -> str:
     _, marker, errors = error_text.partition("Errors parsed from dbt logs:")
     lines = [line.strip() for line in (errors if marker else error_text).splitlines()]
     return next((line for line in lines if line), "")
+
+
+def node_name(unique_id: str) -> str:
+    """'test.market_warehouse.not_null_x.ab12cd34ef' -> 'test not_null_x'."""
+    resource_type, _, rest = unique_id.partition(".")
+    _package, _, name = rest.partition(".")
+    if resource_type == "test":
+        name = name.rsplit(".", 1)[0]
+    return f"{resource_type} {name or unique_id}"
+
+
+def error_line(message: str) -> str:
+    """dbt's cause in a node's message ('Catalog Error: Table ... does not exist'), not its
+    header ('Runtime Error in test x (file)'); the first line when none names an error."""
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    return next((line for line in lines[1:] if "Error" in line.split(":")[0]),
+                lines[0] if lines else "")
 
 
 def first_line(text: str) -> str:

@@ -16,7 +16,7 @@ from dagster._core.errors import raise_execution_interrupts
 from pydantic import Field
 
 from warehouse import settings, storage
-from warehouse.sources import MarketDataSource, SnapshotSource, make_source
+from warehouse.sources import SOURCE_KINDS, MarketDataSource, SnapshotSource, make_source
 from warehouse.storage.connection import build_lock
 from warehouse.universe import Universe, load_universe
 
@@ -40,7 +40,11 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse. DuckDB admits one writing process per file, so every step that writes
     it runs in the same process (see the nightly job's executor) and in the `warehouse` pool."""
 
-    path: str = Field(description="Path of the DuckDB file; resolved to an absolute path.")
+    path: str | None = Field(
+        default=None,
+        description="Path of the DuckDB file, resolved to an absolute path; unset: "
+        f"${settings.WAREHOUSE_PATH_ENV} (or the default) when the run starts.",
+    )
     lock_timeout_seconds: float = Field(
         default=60.0, description="How long to wait for another process to release the file."
     )
@@ -52,7 +56,9 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @property
     def database_path(self) -> Path:
-        return Path(self.path).expanduser().resolve()
+        # Settings read at run time, not baked into the definitions: the job's snapshot is then the
+        # same in `market-warehouse build` and in the UI, whatever each process's environment.
+        return Path(self.path or settings.warehouse_path()).expanduser().resolve()
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
@@ -103,12 +109,16 @@ class UniverseResource(dg.ConfigurableResource):
 class MarketDataResource(dg.ConfigurableResource):
     """Where market data comes from: Yahoo Finance online, or a replayed snapshot offline."""
 
-    source: Literal["yfinance", "snapshot"] = Field(
-        default="yfinance", description="`yfinance` (online) or `snapshot` (replays snapshot_dir)."
+    # Not a Literal: Dagster config cannot make an optional one.
+    source: str | None = Field(
+        default=None,
+        description="`yfinance` (online) or `snapshot` (replays snapshot_dir); unset: "
+        f"${settings.SOURCE_ENV} (default yfinance) when the step runs.",
     )
-    snapshot_dir: str = Field(
-        default=str(settings.DEFAULT_SNAPSHOT_DIR),
-        description="Directory of snapshot files (prices.csv, fundamentals.csv, ...).",
+    snapshot_dir: str | None = Field(
+        default=None,
+        description="Directory of snapshot files (prices.csv, fundamentals.csv, ...); unset: "
+        f"${settings.SNAPSHOT_DIR_ENV} or the bundled snapshot.",
     )
     chunk_size: int = Field(default=50, description="Tickers per yfinance download call.")
     max_retries: int = Field(default=5, description="Retries on rate limits and timeouts.")
@@ -119,15 +129,27 @@ class MarketDataResource(dg.ConfigurableResource):
         description="Fail the load when more than this share of the requested tickers fails.",
     )
 
+    @property
+    def source_kind(self) -> str:
+        # read when used, like WarehouseResource.database_path: see there
+        kind = self.source or settings.source_kind()
+        if kind not in SOURCE_KINDS:
+            raise ValueError(f"unknown market data source {kind!r}; choose one of {SOURCE_KINDS}")
+        return kind
+
+    @property
+    def snapshot_path(self) -> Path:
+        return Path(self.snapshot_dir) if self.snapshot_dir else settings.snapshot_dir()
+
     def coverage(self) -> tuple[date, date] | None:
         """First and last day a replayed snapshot holds; None for a live source."""
-        if self.source == "snapshot":
-            return SnapshotSource(Path(self.snapshot_dir)).coverage()
+        if self.source_kind == "snapshot":
+            return SnapshotSource(self.snapshot_path).coverage()
         return None
 
     def build(self) -> MarketDataSource:
-        if self.source == "snapshot":
-            return make_source("snapshot", directory=Path(self.snapshot_dir))
+        if self.source_kind == "snapshot":
+            return make_source("snapshot", directory=self.snapshot_path)
         return make_source(
             "yfinance",
             chunk_size=self.chunk_size,

@@ -17,15 +17,15 @@ from warehouse import settings
 def resources() -> dg.Definitions:
     return dg.Definitions(
         resources={
+            # The warehouse path, source and snapshot directory are read from the environment
+            # when a run uses them (see the resources), so `make demo`'s run and the UI share
+            # one job snapshot. The lock timeouts are only ever set for tests.
             "warehouse": WarehouseResource(
-                path=str(settings.warehouse_path()),
                 lock_timeout_seconds=seconds_setting(LOCK_TIMEOUT_ENV, 60.0),
                 build_lock_timeout_seconds=seconds_setting(BUILD_LOCK_TIMEOUT_ENV, 3600.0),
             ),
             "universe": UniverseResource(path=str(settings.universe_path())),
-            "market_data": MarketDataResource(
-                source=settings.source_kind(), snapshot_dir=str(settings.snapshot_dir())
-            ),
+            "market_data": MarketDataResource(),
             "dbt": dbt_cli(),
         },
         # Materializations launched from the UI also run in one process: DuckDB admits one writer.

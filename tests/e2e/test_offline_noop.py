@@ -150,3 +150,31 @@ def test_refresh_now_runs_tonights_window_as_a_nightly_run(loaded_warehouse: Pat
     assert nightly.tags["dagster/asset_partition_range_end"] == last_day.isoformat()
     assert nightly.tags[LAUNCHED_BY_TAG] == result.run_id
     assert nightly.remote_job_origin is not None
+
+
+SNAPSHOT_ID = """
+from orchestration.definitions import defs
+print(defs().resolve_job_def("nightly_refresh").get_job_snapshot_id())
+"""
+
+
+def test_the_job_snapshot_does_not_depend_on_the_environment(tmp_path: Path) -> None:
+    """`make demo` (snapshot source) and `make up` (Yahoo, the default) see one job snapshot, so
+    the UI does not call the demo's run "a different version"."""
+    import os
+    import subprocess
+    import sys
+
+    def snapshot_id(**env: str) -> str:
+        return subprocess.run(
+            [sys.executable, "-c", SNAPSHOT_ID],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=Path(__file__).resolve().parents[2],
+            env={**os.environ, **env},
+        ).stdout.strip()
+
+    assert snapshot_id(**{settings.SOURCE_ENV: "snapshot"}) == snapshot_id(
+        **{settings.SOURCE_ENV: "yfinance", settings.WAREHOUSE_PATH_ENV: str(tmp_path / "w.duckdb")}
+    )

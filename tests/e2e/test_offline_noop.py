@@ -2,7 +2,10 @@
 says so, and leaves the warehouse, its published copy and the check history as they were."""
 
 import hashlib
-from datetime import UTC, date
+import os
+import subprocess
+import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -134,8 +137,6 @@ def test_the_cli_run_is_recorded_as_a_run_of_the_code_location(loaded_warehouse:
 def test_refresh_now_runs_tonights_window_as_a_nightly_run(loaded_warehouse: Path) -> None:
     """The one-click job: no partitions to pick; it starts a nightly_refresh run over the same
     trailing sessions as tonight's schedule (offline today, a no-op that succeeds)."""
-    from datetime import UTC, datetime
-
     from orchestration.definitions import defs
     from orchestration.defs.schedules.nightly import LAUNCHED_BY_TAG, tonights_window
 
@@ -161,9 +162,6 @@ print(defs().resolve_job_def("nightly_refresh").get_job_snapshot_id())
 def test_the_job_snapshot_does_not_depend_on_the_environment(tmp_path: Path) -> None:
     """`make demo` (snapshot source) and `make up` (Yahoo, the default) see one job snapshot, so
     the UI does not call the demo's run "a different version"."""
-    import os
-    import subprocess
-    import sys
 
     def snapshot_id(**env: str) -> str:
         return subprocess.run(

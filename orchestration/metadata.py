@@ -57,7 +57,8 @@ def day(value: object) -> str:
 
 
 def column_schema(table: str) -> dg.TableSchema:
-    """The raw table's columns, types and descriptions, from the one spec that also writes its DDL."""
+    """The raw table's columns, types and descriptions, from the one spec that also writes its
+    DDL."""
     spec = storage.RAW_TABLES[table]
     return dg.TableSchema(
         columns=[
@@ -124,13 +125,15 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
 def date_range(frame: pd.DataFrame, date_column: str) -> str:
     if frame.empty:
         return "no rows"
-    return f"{pd.Timestamp(frame[date_column].min()).date()}..{pd.Timestamp(frame[date_column].max()).date()}"
+    first, last = frame[date_column].min(), frame[date_column].max()
+    return f"{pd.Timestamp(first).date()}..{pd.Timestamp(last).date()}"
 
 
 def load_metadata(
     report: storage.LoadReport, table: str, frame: pd.DataFrame, *, date_column: str
 ) -> dict[str, object]:
-    """What a materialization wrote: rows by outcome, tickers loaded and failed, dates, a preview."""
+    """What a materialization wrote: rows by outcome, tickers loaded and failed, dates, a
+    preview."""
     stats = report.tables[table]
     return {
         "dagster/row_count": int(stats.rows_written),

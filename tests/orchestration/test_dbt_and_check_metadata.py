@@ -13,12 +13,12 @@ import pytest
 
 from orchestration.defs.dbt.assets import (
     DbtFailure,
+    dbt_test_description,
     descendants,
     failed_nodes,
     first_dbt_error,
     relation_of,
     sql_type,
-    dbt_test_description,
 )
 from orchestration.metadata import day, markdown_text, percent, preview
 from warehouse.storage import WarehouseLockedError

@@ -130,7 +130,8 @@ def test_the_whole_dbt_project_is_one_unpartitioned_step(definitions: dg.Definit
 
     assert dbt_models.partitions_def is None  # one materialization per asset, not per trading day
     models = {key.path[-1] for key in dbt_models.keys}
-    assert {"stg_daily_prices", "fct_daily_returns", "fct_event_impact", "agg_sector_daily"} <= models
+    assert {"stg_daily_prices", "fct_daily_returns", "fct_event_impact",
+            "agg_sector_daily"} <= models
 
 
 def test_dbt_gets_the_run_window_in_its_environment() -> None:
@@ -139,7 +140,8 @@ def test_dbt_gets_the_run_window_in_its_environment() -> None:
     nightly = run_window({"dagster/asset_partition_range_start": "2025-06-24",
                           "dagster/asset_partition_range_end": "2025-06-30"})
     assert dbt_environment(nightly) == {
-        "DBT_PARTIAL_PARSE_FILE_PATH": str(REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"),
+        "DBT_PARTIAL_PARSE_FILE_PATH": str(
+            REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"),
         "MARKET_WAREHOUSE_REFRESH_START": "2025-06-24",
     }
     one_day = run_window({"dagster/partition": "2025-01-27"})

@@ -52,7 +52,8 @@ _SESSIONS_DEPS = [["raw", "exchange_sessions"], ["raw", "securities"]]
     pool=WAREHOUSE_POOL,
     additional_deps=[SECURITIES, ["raw", "corporate_actions"]],
     description="One-day adjusted returns at or beyond the drop and rise thresholds in the window "
-    "this run loaded (else the latest load's), each classified market_event, suspect_data or idiosyncratic with its evidence; moves a "
+    "this run loaded (else the latest load's), each classified market_event, suspect_data or "
+    "idiosyncratic with its evidence; moves a "
     "split or dividend explains are listed as corporate_action_move and not counted as moves. "
     "WARN: a real crash is data, not an error.",
 )
@@ -164,7 +165,7 @@ def _price_table_checks(
             severity=WARN,
             description=described_age(newest, now.date(), results)
             + ("; ".join(map(_described_lateness, late)) or "every exchange's latest completed "
-               f"session is loaded"),
+               "session is loaded"),
             metadata={
                 "now": now.strftime("%Y-%m-%d %H:%M %Z").strip(),
                 "newest_bar": day(newest),

@@ -49,8 +49,8 @@ def quarantined_prices(
     equity open or close outside [low, high], negative volume, or a ticker spelt twice on one date.
     Recomputed set-based from raw.daily_prices and raw.fx_rates by every refresh for the dates
     it loaded (all of them when the run loaded no prices), so a bar the source corrects is
-    released; earlier rows are kept. FX bars whose open or close lies outside [low, high] are a known
-    Yahoo quirk and stay in (recorded as fx_range_quirk in quality.price_anomalies)."""
+    released; earlier rows are kept. FX bars whose open or close lies outside [low, high] are a
+    known Yahoo quirk and stay in (recorded as fx_range_quirk in quality.price_anomalies)."""
     run_id = context.run.run_id
     with retry_transient_errors(context), warehouse.connect() as connection:
         # only the bars this run loaded can have changed: they are judged again, the rest is kept

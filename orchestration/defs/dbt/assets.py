@@ -31,7 +31,6 @@ from dagster._core.storage.tags import (
     ASSET_PARTITION_RANGE_START_TAG,
     PARTITION_NAME_TAG,
 )
-from dagster_shared.record import replace
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
@@ -39,6 +38,7 @@ from dagster_dbt import (
     DbtCliResource,
     dbt_assets,
 )
+from dagster_shared.record import replace
 
 from orchestration.defs.dbt.project import dbt_project
 from orchestration.metadata import OWNERS, PREVIEW_ROWS, markdown_text, preview
@@ -145,7 +145,8 @@ def dbt_test_description(test: Mapping[str, Any]) -> str:
                 comment.append(stripped.removeprefix("--").strip())
             elif comment or (stripped and not stripped.startswith("{{")):
                 break
-        return " ".join(comment) or f"Singular dbt test {test['name']}: passes when it selects no row."
+        return (" ".join(comment)
+                or f"Singular dbt test {test['name']}: passes when it selects no row.")
     column = test.get("column_name")
     arguments = {
         name: value for name, value in (metadata.get("kwargs") or {}).items()
@@ -257,7 +258,8 @@ def close_adapter_connections(invocation: DbtCliInvocation) -> None:
     configuration, so left open they would stop this step's and the next steps' connections."""
     manager = invocation.adapter.connections if invocation.adapter is not None else None
     # dbt-duckdb keeps its database open between connections (keep_open) in one environment
-    if manager is not None and hasattr(manager, "env") and hasattr(manager, "close_all_connections"):
+    if manager is not None and all(hasattr(manager, name)
+                                   for name in ("env", "close_all_connections")):
         invocation.adapter.cleanup_connections()
         with contextlib.suppress(Exception):  # no environment: nothing was opened
             manager.env().close()
@@ -372,7 +374,8 @@ def with_table_metadata(event: Any, connection: duckdb.DuckDBPyConnection) -> An
         (count,), = connection.execute(f"select count(*) from {relation}").fetchall()
         extra[ROW_COUNT] = int(count)
     if spec.group_name in PREVIEWED_GROUPS and spec.key.path[0] == "marts":
-        extra["preview"] = preview(connection.sql(f"select * from {relation} limit {PREVIEW_ROWS}").df())
+        rows = connection.sql(f"select * from {relation} limit {PREVIEW_ROWS}").df()
+        extra["preview"] = preview(rows)
     return event.with_metadata({**event.metadata, **extra}) if extra else event
 
 

@@ -196,3 +196,25 @@ def test_the_event_chart_at_a_glance_fits_the_uis_inline_limit() -> None:
     # long labels: fewer bars, still inline
     many = [(f"TICKER{index:02d}", -float(index)) for index in range(40)]
     assert len(inline_chart("x" * 300, many) or "") < INLINE_MARKDOWN_LIMIT
+
+
+def test_the_freshness_check_leads_with_the_datas_age() -> None:
+    from orchestration.defs.checks.price_checks import described_age
+    from warehouse.quality.coverage import ExchangeFreshness
+
+    results = [ExchangeFreshness("XNAS", date(2026, 12, 3), 15, date(2025, 6, 30), ()),
+               ExchangeFreshness("XTKS", date(2026, 12, 4), 2, date(2025, 6, 30), ())]
+    assert described_age(date(2025, 6, 30), date(2026, 12, 4), results) == (
+        "Newest bar 2025-06-30, 522 day(s) old on 2026-12-04 "
+        "(latest expected session: 2026-12-04). ")
+    assert described_age(None, date(2026, 12, 4), results) == "No bar loaded. "
+
+
+def test_the_largest_move_is_the_largest_either_way() -> None:
+    from orchestration.defs.checks.price_checks import worst_move
+
+    moves = pd.DataFrame({"ticker": ["ORCL", "NVDA", "X"],
+                          "trade_date": pd.to_datetime(["2025-06-12", "2025-01-27", "2025-01-28"]),
+                          "daily_return": [0.133, -0.1697, None]})
+    assert worst_move(moves) == ("NVDA", -0.1697, pd.Timestamp("2025-01-27"))
+    assert worst_move(moves.iloc[0:0]) is None

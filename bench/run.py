@@ -895,7 +895,7 @@ def stage_of_step(definitions: Any = None) -> dict[str, str]:
 
 def stage_for(name: str, groups: Iterable[str | None], *, has_checks: bool) -> str:
     groups = {group for group in groups if group}
-    if name.startswith("dbt_") or groups & {"staging", "intermediate", "marts", "reference", "history", "dbt"}:
+    if name.startswith("dbt_") or groups & {"staging", "intermediate", "marts", "event_study", "reference", "history", "dbt"}:
         return "dbt"
     if "ingest" in groups:
         return "ingest"
@@ -903,7 +903,7 @@ def stage_for(name: str, groups: Iterable[str | None], *, has_checks: bool) -> s
         return "publish"
     if groups & {"reports", "report", "charts"}:
         return "reports"
-    if groups & {"quality", "checks"} or (has_checks and not groups):
+    if groups & {"quality", "findings", "checks"} or (has_checks and not groups):
         return "checks"
     return guess_stage(name)
 

@@ -9,7 +9,7 @@ are entries of BLAS products (n = M'M, Sx = X'M, Sxx = (X*X)'M, Sxy = X'X). The 
 then sums over blocks of the correlation matrix's upper triangle. O(firms^2 x days) flops per event
 in BLAS: about a second at 3000 firms x 250 days.
 
-Memoised per event (see the model's description in _event_residual_correlations.yml): each row
+Memoised per event (see the model's description in int_event_residual_correlation_groups.yml): each row
 carries the fingerprint of its event's inputs; an incremental run recomputes only the events whose
 fingerprint is new or changed (delete+insert on event_id), and a post-hook drops the events that are
 gone. A full refresh recomputes every event.

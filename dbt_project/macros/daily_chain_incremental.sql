@@ -48,7 +48,7 @@
 {#- The window start as a date literal, resolved when the model is rendered: refresh_start_date()
     falls back to a subquery on {{ this }}, which the pre-hook's delete would move. -#}
 {% macro refresh_start_literal() -%}
-    {%- set start = refresh_window_value('refresh_start') -%}
+    {%- set start = refresh_start_value() -%}
     {%- if not start and execute and is_incremental() -%}
         {%- set newest = run_query('select max(trade_date) from ' ~ this).columns[0].values()[0] -%}
         {%- set start = (newest - modules.datetime.timedelta(days=var('refresh_lookback_days') | int)).isoformat()

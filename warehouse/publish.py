@@ -79,13 +79,14 @@ import uuid
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import closing, suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from warehouse import settings
+from warehouse.sql_quoting import ident, literal, qualified
 
 MANIFEST_NAME = "publish_manifest.json"
 VERSIONS_DIR = "versions"
@@ -262,7 +263,7 @@ def publish(
             path=target,
             database=final / database.name,
             manifest_path=manifest_path(target),
-            published_at=datetime.now(timezone.utc),
+            published_at=datetime.now(UTC),
             run_id=run_id,
             source_path=source if source is not None else Path(catalog),
             catalog=catalog,
@@ -387,7 +388,7 @@ def _copy_file(
     """The warehouse file is already in the oldest format: after a CHECKPOINT (everything in the
     file, nothing left in the write-ahead log) its bytes are the copy, at disk speed instead of
     re-encoding every table. Nothing writes meanwhile: this connection is the only writer."""
-    connection.execute(f"CHECKPOINT {_identifier(catalog)}")
+    connection.execute(f"CHECKPOINT {ident(catalog)}")
     wal = Path(f"{source}.wal")
     if wal.exists() and wal.stat().st_size:
         raise PublishError(f"{wal} is not empty after a checkpoint: another connection is writing")
@@ -407,10 +408,10 @@ def _copy_database(
     if not storage_versions:
         raise ValueError("storage_versions lists no storage version")
     for position, version in enumerate(storage_versions):
-        options = f" (STORAGE_VERSION {_literal(version)})" if version else ""
-        connection.execute(f"ATTACH {_literal(str(temporary))} AS {_ATTACH_ALIAS}{options}")
+        options = f" (STORAGE_VERSION {literal(version)})" if version else ""
+        connection.execute(f"ATTACH {literal(str(temporary))} AS {_ATTACH_ALIAS}{options}")
         try:
-            connection.execute(f"COPY FROM DATABASE {_identifier(catalog)} TO {_ATTACH_ALIAS}")
+            connection.execute(f"COPY FROM DATABASE {ident(catalog)} TO {_ATTACH_ALIAS}")
             written = _scalar(
                 connection,
                 "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = ?",
@@ -426,7 +427,8 @@ def _copy_database(
             _discard(temporary)
             continue
         finally:
-            # Detaching checkpoints and closes the file; also on errors, so a retry can attach again.
+            # Detaching checkpoints and closes the file; also on errors, so a retry can attach
+            # again.
             _detach(connection)
         if Path(f"{temporary}.wal").exists():
             raise PublishError(f"the copy left a write-ahead log beside {temporary}")
@@ -446,7 +448,8 @@ def _inventory(connection: duckdb.DuckDBPyConnection, catalog: str) -> Inventory
     """Tables, views and macros of ``catalog`` as ``schema.name``."""
 
     def names(query: str) -> set[str]:
-        return {f"{schema}.{name}" for schema, name in connection.execute(query, [catalog]).fetchall()}
+        found = connection.execute(query, [catalog]).fetchall()
+        return {f"{schema}.{name}" for schema, name in found}
 
     tables = names(
         "SELECT schema_name, table_name FROM duckdb_tables() "
@@ -469,8 +472,8 @@ def _verify_copy(
     """Opens the copy on its own, read-only and under the warehouse's catalog name (as readers
     will): every table, view and macro is there, every view binds. Returns the row counts."""
     with closing(duckdb.connect(":memory:")) as check:
-        check.execute(f"ATTACH {_literal(str(temporary))} AS {_identifier(catalog)} (READ_ONLY)")
-        check.execute(f"USE {_identifier(catalog)}")
+        check.execute(f"ATTACH {literal(str(temporary))} AS {ident(catalog)} (READ_ONLY)")
+        check.execute(f"USE {ident(catalog)}")
         tables, views, macros = _inventory(check, catalog)
         for kind, want, got in (("tables", expected[0], tables), ("views", expected[1], views),
                                 ("macros", expected[2], macros)):
@@ -479,15 +482,17 @@ def _verify_copy(
                 raise PublishError(f"the published copy lacks {kind} {', '.join(missing)}")
         for view in sorted(views):
             try:
-                check.execute(f"SELECT * FROM {_qualified(view)} LIMIT 0").fetchall()
+                check.execute(f"SELECT * FROM {qualified(view)} LIMIT 0").fetchall()
             except duckdb.Error as error:
-                raise PublishError(f"view {view} does not bind in the published copy: {error}") from error
+                raise PublishError(
+                    f"view {view} does not bind in the published copy: {error}"
+                ) from error
         counts = {
-            table: int(_scalar(check, f"SELECT count(*) FROM {_qualified(table)}"))
+            table: int(_scalar(check, f"SELECT count(*) FROM {qualified(table)}"))
             for table in sorted(tables)
         }
         check.execute("USE memory")
-        check.execute(f"DETACH {_identifier(catalog)}")
+        check.execute(f"DETACH {ident(catalog)}")
     return counts, tuple(sorted(views)), tuple(sorted(macros))
 
 
@@ -548,7 +553,7 @@ def _point(link: Path, destination: str) -> None:
 
 def _version_name() -> str:
     """Sortable by time, unique even for two publications in the same microsecond."""
-    return f"{datetime.now(timezone.utc):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
+    return f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}-{uuid.uuid4().hex[:8]}"
 
 
 def _current_version(directory: Path) -> str | None:
@@ -618,7 +623,9 @@ def _fsync_directory(directory: Path) -> None:
 
 
 def _database_file(connection: duckdb.DuckDBPyConnection, catalog: str) -> Path | None:
-    path = _scalar(connection, "SELECT path FROM duckdb_databases() WHERE database_name = ?", [catalog])
+    path = _scalar(
+        connection, "SELECT path FROM duckdb_databases() WHERE database_name = ?", [catalog]
+    )
     return Path(path).resolve() if path else None
 
 
@@ -716,8 +723,8 @@ def _connect_read_only(database: Path, catalog: str) -> duckdb.DuckDBPyConnectio
         return duckdb.connect(str(database), read_only=True)
     connection = duckdb.connect(":memory:")
     try:
-        connection.execute(f"ATTACH {_literal(str(database))} AS {_identifier(catalog)} (READ_ONLY)")
-        connection.execute(f"USE {_identifier(catalog)}")
+        connection.execute(f"ATTACH {literal(str(database))} AS {ident(catalog)} (READ_ONLY)")
+        connection.execute(f"USE {ident(catalog)}")
     except BaseException:
         connection.close()
         raise
@@ -725,23 +732,12 @@ def _connect_read_only(database: Path, catalog: str) -> duckdb.DuckDBPyConnectio
 
 
 # --------------------------------------------------------------------------------------------
-# Small SQL helpers
+# Small SQL helper
 # --------------------------------------------------------------------------------------------
 
 
-def _scalar(connection: duckdb.DuckDBPyConnection, query: str, parameters: Iterable[Any] = ()) -> Any:
+def _scalar(
+    connection: duckdb.DuckDBPyConnection, query: str, parameters: Iterable[Any] = ()
+) -> Any:
     row = connection.execute(query, list(parameters)).fetchone()
     return row[0] if row else None
-
-
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _identifier(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _qualified(dotted: str) -> str:
-    schema, _, name = dotted.partition(".")
-    return f"{_identifier(schema)}.{_identifier(name)}"

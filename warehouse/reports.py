@@ -53,14 +53,20 @@ def event_impact(connection: duckdb.DuckDBPyConnection, event: str) -> EventImpa
         "select name, event_date from reference.events where event_id = ?", [event]
     ).fetchall()
     if not found:
-        known = [row[0] for row in connection.execute("select event_id from reference.events order by event_date").fetchall()]
+        known = [
+            row[0]
+            for row in connection.execute(
+                "select event_id from reference.events order by event_date"
+            ).fetchall()
+        ]
         raise UnknownEventError(
             f"no event {event!r}; known events: {', '.join(known)} (or give a date, YYYY-MM-DD)"
         )
     name, event_date = found[0]
     securities = connection.execute(
         f"select {SECURITY_COLUMNS} from marts.fct_event_impact "
-        "where event_id = ? and role = 'equity' order by rank_day0_usd_value_change nulls last, day0_return",
+        "where event_id = ? and role = 'equity' "
+        "order by rank_day0_usd_value_change nulls last, day0_return",
         [event],
     ).df()
     sectors = connection.execute(

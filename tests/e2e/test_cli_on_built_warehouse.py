@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from warehouse import cli, settings
+from orchestration.cli.main import main
+from warehouse import settings
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def published(built_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
+    code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from warehouse import cli, formatting, publish, settings
+from orchestration.cli import errors, main, sql_guard, status
+from warehouse import formatting, publish, settings
 
 
 @pytest.fixture
@@ -54,7 +55,7 @@ def published(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = cli.main(list(argv))
+    code = main.main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
@@ -141,7 +142,7 @@ def test_sql_refuses_statements_that_write(
 ) -> None:
     before = published.read_bytes()
     code, out, err = run(capsys, "sql", statement)
-    assert code == cli.EXIT_REFUSED
+    assert code == errors.EXIT_REFUSED
     assert out == ""
     assert "Refused" in err and "read-only" in err and "Traceback" not in err
     assert published.read_bytes() == before
@@ -165,7 +166,7 @@ def test_sql_refuses_statements_that_write(
     ],
 )
 def test_sql_accepts_queries(statement: str) -> None:
-    assert cli.read_only_statements(statement)
+    assert sql_guard.read_only_statements(statement)
 
 
 def test_bad_sql_prints_duckdbs_message_on_one_line(
@@ -182,7 +183,7 @@ def test_bad_sql_prints_duckdbs_message_on_one_line(
 
 def test_the_console_script_reports_errors_without_a_traceback(published: Path) -> None:
     finished = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "sql", "SELECT * FROM nope"],
+        [sys.executable, "-m", "orchestration.cli", "sql", "SELECT * FROM nope"],
         capture_output=True, text=True, timeout=60,
     )
     assert finished.returncode == 1
@@ -216,12 +217,15 @@ def test_status_reports_refresh_tables_and_missing_anomalies(
     assert ("Last load:       run run-42, sessions 2024-01-02..2024-01-04, 2 loads finished "
             "2024-01-05 23:32:00 UTC; rows inserted 2, changed 1; tickers failed 1") in out
     assert "Open anomalies:  not computed yet (quality.price_anomalies does not exist)" in out
-    rows = {line.split()[0]: line.split()[1:] for line in out.splitlines() if line.startswith(("raw.", "marts."))}
+    rows = {line.split()[0]: line.split()[1:]
+            for line in out.splitlines() if line.startswith(("raw.", "marts."))}
     assert rows["raw.daily_prices"] == ["3", "2024-01-02", "2024-01-04"]
     assert rows["raw.securities"] == ["2", "-", "-"]
     assert rows["raw.load_log"] == ["3", "2023-12-01", "2024-01-02"]
     assert rows["marts.fct_daily_returns"] == ["3", "2024-01-02", "2024-01-04"]
-    assert list(rows) == ["raw.daily_prices", "raw.load_log", "raw.securities", "marts.fct_daily_returns"]
+    assert list(rows) == [
+        "raw.daily_prices", "raw.load_log", "raw.securities", "marts.fct_daily_returns"
+    ]
 
 
 def test_status_counts_open_anomalies(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -247,7 +251,7 @@ def test_status_counts_open_anomalies(tmp_path: Path, capsys: pytest.CaptureFixt
 
 
 def test_status_notes_a_failed_run_after_the_last_publish() -> None:
-    text = cli.render_status(
+    text = status.render_status(
         Path("/p/market_warehouse.duckdb"),
         {"published_at": "2024-01-05T23:40:00+00:00", "run_id": "good"},
         None,
@@ -256,7 +260,8 @@ def test_status_notes_a_failed_run_after_the_last_publish() -> None:
         {"run_id": "bad", "status": "FAILURE",
          "started_at": datetime.fromisoformat("2024-01-08T23:30:00+00:00"), "finished_at": None},
     )
-    assert "Latest run:      bad FAILURE (started 2024-01-08 23:30:00 UTC); readers still see" in text
+    assert ("Latest run:      bad FAILURE (started 2024-01-08 23:30:00 UTC); readers still see"
+            in text)
     assert "Open anomalies:  0 (quality.price_anomalies)" in text
 
 
@@ -291,7 +296,8 @@ def test_display_value(value: object, shown: str) -> None:
 
 
 def test_format_csv_quotes_and_leaves_null_empty() -> None:
-    assert formatting.format_csv(["a", "b", "c"], [("x,y", None, date(2024, 1, 2)), ('say "hi"', 1.25, [1])]) == (
+    rows = [("x,y", None, date(2024, 1, 2)), ('say "hi"', 1.25, [1])]
+    assert formatting.format_csv(["a", "b", "c"], rows) == (
         'a,b,c\n"x,y",,2024-01-02\n"say ""hi""",1.25,[1]\n'
     )
 
@@ -299,14 +305,15 @@ def test_format_csv_quotes_and_leaves_null_empty() -> None:
 def test_format_json_keeps_types_and_nulls_nan() -> None:
     rows = [(date(2024, 1, 2), Decimal("1.5"), float("nan"), 3, {"k": [datetime(2024, 1, 2, 9)]})]
     assert json.loads(formatting.format_json(["d", "dec", "nan", "i", "nested"], rows)) == [
-        {"d": "2024-01-02", "dec": 1.5, "nan": None, "i": 3, "nested": {"k": ["2024-01-02T09:00:00"]}}
+        {"d": "2024-01-02", "dec": 1.5, "nan": None, "i": 3,
+         "nested": {"k": ["2024-01-02T09:00:00"]}}
     ]
     assert json.loads(formatting.format_json(["a"], [])) == []
 
 
 def test_one_line_drops_the_caret_diagram() -> None:
     message = 'Parser Error: syntax error at or near "SELEC"\n\nLINE 1: SELEC 1\n        ^^^^^'
-    assert cli.one_line(message) == 'Parser Error: syntax error at or near "SELEC"'
+    assert errors.one_line(message) == 'Parser Error: syntax error at or near "SELEC"'
 
 
 # ---------------------------------------------------------------------------------------------
@@ -318,7 +325,9 @@ def test_progress_line() -> None:
     from orchestration.build import progress_line
 
     assert progress_line("STEP_START", "raw__daily_prices") == "  start    raw__daily_prices"
-    assert progress_line("STEP_SUCCESS", "dbt_models", elapsed=12.34) == "  done     dbt_models (12.3s)"
+    assert progress_line("STEP_SUCCESS", "dbt_models", elapsed=12.34) == (
+        "  done     dbt_models (12.3s)"
+    )
     assert progress_line("STEP_FAILURE", "dbt_models", elapsed=1, error="ValueError: x\ntrace") == (
         "  FAILED   dbt_models (1.0s): ValueError: x"
     )
@@ -425,7 +434,7 @@ def test_build_refuses_an_end_before_the_start(
     refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(capsys, "build", "--start", "2024-01-10", "--end", "2024-01-02")
-    assert code == cli.EXIT_REFUSED and refresh.windows == []
+    assert code == errors.EXIT_REFUSED and refresh.windows == []
     assert_one_line(err, "--end 2024-01-02 is before --start 2024-01-10")
 
 
@@ -433,7 +442,7 @@ def test_build_refuses_a_start_before_the_history_start(
     refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(capsys, "build", "--start", "1990-01-01", "--end", "1990-02-01")
-    assert code == cli.EXIT_REFUSED and refresh.windows == []
+    assert code == errors.EXIT_REFUSED and refresh.windows == []
     assert_one_line(err, "before the history start 2023-01-02",
                     "MARKET_WAREHOUSE_HISTORY_START=1990-01-01")
 
@@ -449,10 +458,10 @@ def test_build_names_an_unparsable_snapshot_file(
     header, *rows = prices.read_text().splitlines()
     prices.write_text("\n".join([header, "garbage,,,x,y", *rows]) + "\n")
     code, _, err = run(capsys, "build", "--snapshot-dir", str(snapshot))
-    assert code == cli.EXIT_FAILED and refresh.windows == []
+    assert code == errors.EXIT_FAILED and refresh.windows == []
     assert_one_line(err, f"{prices} cannot be parsed", "fix or replace that file")
-    with pytest.raises(cli.CliError) as raised:  # --debug: the traceback, down to the parser
-        cli.main(["build", "--snapshot-dir", str(snapshot), "--debug"])
+    with pytest.raises(errors.CliError) as raised:  # --debug: the traceback, down to the parser
+        main.main(["build", "--snapshot-dir", str(snapshot), "--debug"])
     assert isinstance(raised.value.__cause__, SourceDataError)
 
 
@@ -463,17 +472,17 @@ def test_an_error_the_user_can_fix_is_one_line_unless_debug(
 
     refresh.error = UniverseError("invalid universe file u.csv:\n  line 3: unknown role 'bond'")
     code, _, err = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05")
-    assert code == cli.EXIT_FAILED
+    assert code == errors.EXIT_FAILED
     assert_one_line(err, "invalid universe file u.csv: line 3: unknown role 'bond'", "--debug")
     with pytest.raises(UniverseError):
-        cli.main(["--debug", "build", "--start", "2024-01-02", "--end", "2024-01-05"])
+        main.main(["--debug", "build", "--start", "2024-01-02", "--end", "2024-01-05"])
 
 
 def test_a_failed_run_keeps_dagsters_traceback_in_the_build_log(
     refresh: FakeRefresh, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, _, err = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05", "--quiet")
-    assert code == cli.EXIT_FAILED and "Traceback" not in err
+    assert code == errors.EXIT_FAILED and "Traceback" not in err
     assert "Build failed in: raw__daily_prices (run run-x)" in err
     log = Path(err.rsplit("the error is in ", 1)[1].strip())
     assert "Traceback" in log.read_text()
@@ -486,7 +495,7 @@ def test_build_refuses_to_create_a_new_warehouse_over_a_published_copy(
     published it over the copy, exit 0, and readers lost 2023."""
     settings.warehouse_path().unlink()
     code, _, err = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05")
-    assert code == cli.EXIT_FAILED and refresh.windows == []
+    assert code == errors.EXIT_FAILED and refresh.windows == []
     assert_one_line(err, f"{settings.warehouse_path()} does not exist", "run-42", "--new-warehouse")
 
     code, _, _ = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05",

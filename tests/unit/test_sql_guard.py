@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.cli import errors, parser
+from orchestration.cli.published import published_connection
 from tests.unit.test_cli import published, run  # noqa: F401 (published is a fixture)
-from warehouse import cli
 
 SECRET = "/etc/passwd"
 
@@ -31,7 +32,7 @@ def test_sql_refuses_to_read_files_and_urls(
     published: Path, capsys: pytest.CaptureFixture[str], query: str  # noqa: F811
 ) -> None:
     code, out, err = run(capsys, "sql", query)
-    assert (code, out) == (cli.EXIT_REFUSED, "")
+    assert (code, out) == (errors.EXIT_REFUSED, "")
     assert err.count("\n") == 1 and "Traceback" not in err
     assert "published copy only" in err and "--allow-files" in err
 
@@ -59,18 +60,18 @@ def test_the_queries_own_settings_cannot_turn_file_access_back_on(
     published: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
 ) -> None:
     code, _, err = run(capsys, "sql", "SET enable_external_access = true; SELECT 1")
-    assert code == cli.EXIT_REFUSED and "Refused" in err
+    assert code == errors.EXIT_REFUSED and "Refused" in err
     # The connection's configuration is locked too, whatever gets past the statement check.
-    args = cli.build_parser().parse_args(["sql", "SELECT 1"])
-    with cli.published_connection(args) as connection, pytest.raises(Exception, match="locked"):
+    args = parser.build_parser().parse_args(["sql", "SELECT 1"])
+    with published_connection(args) as connection, pytest.raises(Exception, match="locked"):
         connection.execute("SET enable_external_access = true")
 
 
 def test_the_console_script_refuses_a_file_read_without_leaking_it(published: Path) -> None:  # noqa: F811
     finished = subprocess.run(
-        [sys.executable, "-m", "warehouse.cli", "sql", f"SELECT * FROM read_text('{SECRET}')"],
+        [sys.executable, "-m", "orchestration.cli", "sql", f"SELECT * FROM read_text('{SECRET}')"],
         capture_output=True, text=True, timeout=60,
     )
-    assert finished.returncode == cli.EXIT_REFUSED
+    assert finished.returncode == errors.EXIT_REFUSED
     assert finished.stdout == "" and "root:" not in finished.stderr
     assert "Traceback" not in finished.stderr and "--allow-files" in finished.stderr

@@ -7,7 +7,7 @@ transactional, idempotent, set-based writes.
 - ``schema``: ``ensure_schema``, idempotent DDL.
 - ``writes``: ``upsert`` and ``replace_reference_rows``, in the caller's transaction.
 - ``loads``: ``write_load``, a whole load plus its log in one transaction.
-- ``reads``: the few questions the orchestration asks.
+- ``reads``: the questions asked of a warehouse file (the load log, row counts, dates).
 """
 
 from warehouse.storage.connection import NEW_FILE_STORAGE_VERSION, connect
@@ -20,7 +20,13 @@ from warehouse.storage.errors import (
     WarehouseVersionError,
 )
 from warehouse.storage.loads import LoadReport, LoggedFailure, transaction, write_load
-from warehouse.storage.reads import date_range, latest_load, table_row_counts
+from warehouse.storage.reads import (
+    date_range,
+    latest_load,
+    latest_run_summary,
+    table_overview,
+    table_row_counts,
+)
 from warehouse.storage.schema import ensure_schema
 from warehouse.storage.tables import (
     LINEAGE_COLUMNS,
@@ -54,7 +60,9 @@ __all__ = [
     "date_range",
     "ensure_schema",
     "latest_load",
+    "latest_run_summary",
     "replace_reference_rows",
+    "table_overview",
     "table_row_counts",
     "upsert",
     "write_load",

@@ -7,13 +7,11 @@ from typing import Any
 
 import duckdb
 
+# Quoting lives in warehouse.sql_quoting; re-exported while writes, schema and quality.tables
+# still import it from here (the lead switches those imports, then this line goes).
+from warehouse.sql_quoting import ident, literal
 
-def ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+__all__ = ["ident", "literal", "single_row"]
 
 
 def single_row(

@@ -3,7 +3,21 @@
 -- Incremental (macros/daily_chain_incremental.sql): a run recomputes each ticker's rows from its
 -- refresh_from on; the previous-day values of the first one come from the ticker's last stored row
 -- before it (its anchor), recomputed from its stored close, rate and count as a full build would.
-with
+with daily_prices as (
+    select * from {{ ref('stg_daily_prices') }}
+),
+
+securities as (
+    select * from {{ ref('stg_securities') }}
+),
+
+shares_outstanding_daily as (
+    select * from {{ ref('int_shares_outstanding_daily') }}
+),
+
+fx_usd_rates as (
+    select * from {{ ref('int_fx_usd_rates') }}
+),
 {%- if is_incremental() %}
 refresh_from as {{ daily_chain_refresh_from() }},
 
@@ -21,9 +35,9 @@ priced_days as (
         shares.shares_outstanding,
         shares.shares_basis,
         shares.shares_as_of_date
-    from {{ ref('stg_daily_prices') }} as prices
-    inner join {{ ref('stg_securities') }} as securities using (ticker)
-    left join {{ ref('int_shares_outstanding_daily') }} as shares using (ticker, trade_date)
+    from daily_prices as prices
+    inner join securities using (ticker)
+    left join shares_outstanding_daily as shares using (ticker, trade_date)
     {%- if is_incremental() %}
     inner join refresh_from
         on refresh_from.ticker = prices.ticker
@@ -38,7 +52,7 @@ with_usd_rate as (
         case when priced_days.currency = 'USD' then 1.0 else fx.usd_per_unit end as usd_per_local_unit,
         fx.rate_date as fx_rate_date
     from priced_days
-    asof left join {{ ref('int_fx_usd_rates') }} as fx
+    asof left join fx_usd_rates as fx
         on fx.currency = priced_days.currency
         and fx.rate_date <= priced_days.trade_date
 ),

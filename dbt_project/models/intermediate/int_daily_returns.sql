@@ -5,7 +5,21 @@
 -- refresh_from to the end of the data. The first recomputed row takes its previous row (lag values)
 -- and the running index it continues from the ticker's last stored row before refresh_from (its
 -- anchor); a benchmark level dated before the benchmark's own refresh_from is read from the table.
-with
+with daily_prices as (
+    select * from {{ ref('stg_daily_prices') }}
+),
+
+securities as (
+    select * from {{ ref('stg_securities') }}
+),
+
+corporate_actions as (
+    select * from {{ ref('stg_corporate_actions') }}
+),
+
+exchange_sessions as (
+    select * from {{ ref('int_exchange_sessions') }}
+),
 {%- if is_incremental() %}
 refresh_from as {{ daily_chain_refresh_from() }},
 
@@ -23,8 +37,8 @@ prices as (
         coalesce(prices.adj_close_price, prices.close_price) as adjusted_close_price,
         securities.exchange,
         securities.benchmark_ticker
-    from {{ ref('stg_daily_prices') }} as prices
-    inner join {{ ref('stg_securities') }} as securities using (ticker)
+    from daily_prices as prices
+    inner join securities using (ticker)
     {%- if is_incremental() %}
     inner join refresh_from
         on refresh_from.ticker = prices.ticker
@@ -34,7 +48,7 @@ prices as (
 
 dividends as (
     select ticker, action_date as trade_date, action_value as dividend_per_share
-    from {{ ref('stg_corporate_actions') }}
+    from corporate_actions
     where action_type = 'dividend'
 ),
 
@@ -73,10 +87,10 @@ with_session_positions as (
         current_session.session_date = returns.trade_date as is_exchange_session,
         current_session.session_number - previous_session.session_number as sessions_spanned
     from with_previous_row as returns
-    asof left join {{ ref('int_exchange_sessions') }} as current_session
+    asof left join exchange_sessions as current_session
         on current_session.exchange = returns.exchange
         and current_session.session_date <= returns.trade_date
-    asof left join {{ ref('int_exchange_sessions') }} as previous_session
+    asof left join exchange_sessions as previous_session
         on previous_session.exchange = returns.exchange
         and previous_session.session_date <= returns.previous_trade_date
 ),

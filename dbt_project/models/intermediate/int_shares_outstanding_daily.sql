@@ -7,20 +7,38 @@
 -- refresh_from on. The counts are computed from every filing as in a full build (they are small);
 -- only the trading days are restricted. A count dated before refresh_from, or a changed fallback,
 -- moves refresh_from back to it, so the as-of match below gives the full build's rows.
-with
+with daily_prices as (
+    select * from {{ ref('stg_daily_prices') }}
+),
+
+corporate_actions as (
+    select * from {{ ref('stg_corporate_actions') }}
+),
+
+fundamentals as (
+    select * from {{ ref('stg_fundamentals') }}
+),
+
+filed_share_counts as (
+    select * from {{ ref('stg_shares_outstanding') }}
+),
+
+listing_share_ratios as (
+    select * from {{ ref('listing_share_ratios') }}
+),
 {%- if is_incremental() %}
 refresh_from as {{ daily_chain_refresh_from() }},
 {%- endif %}
 
 splits as (
     select ticker, action_date, action_value as split_ratio
-    from {{ ref('stg_corporate_actions') }}
+    from corporate_actions
     where action_type = 'split'
 ),
 
 latest_fundamentals_shares as (
     select ticker, as_of_date, shares_outstanding
-    from {{ ref('stg_fundamentals') }}
+    from fundamentals
     where shares_outstanding is not null
     qualify row_number() over (partition by ticker order by as_of_date desc) = 1
 ),
@@ -32,8 +50,8 @@ reported_counts as (
         filed.as_of_date,
         filed.shares_outstanding_reported / coalesce(ratios.reported_shares_per_listed_share, 1) as shares_reported,
         'share_history' as shares_basis
-    from {{ ref('stg_shares_outstanding') }} as filed
-    left join {{ ref('listing_share_ratios') }} as ratios using (ticker)
+    from filed_share_counts as filed
+    left join listing_share_ratios as ratios using (ticker)
     union all
     select ticker, as_of_date, shares_outstanding, 'fundamentals'
     from latest_fundamentals_shares
@@ -75,18 +93,18 @@ implied_from_market_cap as (
         snapshot.market_cap / prices.close_price as shares_outstanding
     from (
         select ticker, as_of_date, market_cap
-        from {{ ref('stg_fundamentals') }}
+        from fundamentals
         where market_cap is not null
         qualify row_number() over (partition by ticker order by as_of_date desc) = 1
     ) as snapshot
-    asof inner join {{ ref('stg_daily_prices') }} as prices
+    asof inner join daily_prices as prices
         on prices.ticker = snapshot.ticker
         and prices.trade_date <= snapshot.as_of_date
 ),
 
 trading_days as (
     select prices.ticker, prices.trade_date
-    from {{ ref('stg_daily_prices') }} as prices
+    from daily_prices as prices
     {%- if is_incremental() %}
     inner join refresh_from
         on refresh_from.ticker = prices.ticker

@@ -4,12 +4,20 @@
 -- aggregates run in ticker order, so a rebuild of the same data gives the same bits.
 {%- set windows = event_windows() %}
 
-with equities as (
+with event_impact as (
+    select * from {{ ref('fct_event_impact') }}
+),
+
+residual_correlation_groups as (
+    select * from {{ ref('int_event_residual_correlation_groups') }}
+),
+
+equities as (
     select
         *,
         coalesce(sector, 'Unclassified') as sector_group,
         coalesce(industry, 'Unclassified') as industry_group
-    from {{ ref('fct_event_impact') }}
+    from event_impact
     where role = 'equity'
 ),
 
@@ -59,46 +67,50 @@ with_group_correlation as (
         correlations.avg_residual_correlation,
         coalesce(correlations.residual_correlation_pairs, 0) as residual_correlation_pairs
     from group_measures
-    left join {{ ref('int_event_residual_correlation_groups') }} as correlations
+    left join residual_correlation_groups as correlations
         on correlations.event_id = group_measures.event_id
         and correlations.grouping_level = group_measures.grouping_level
         -- sector (industry) is null above its level on both sides
         and correlations.sector is not distinct from group_measures.sector
         and correlations.industry is not distinct from group_measures.industry
+),
+
+final as (
+    select
+        event_id,
+        grouping_level,
+        sector,
+        industry,
+        securities_in_group,
+        securities_counted,
+        ew_day0_return,
+        vw_day0_return,
+        market_value_usd_before_day0,
+        total_day0_usd_value_change,
+        total_day0_usd_value_lost,
+        share_decliners,
+        largest_loser_ticker,
+        largest_loser_day0_usd_value_change,
+        avg_residual_correlation,
+        residual_correlation_pairs
+        {%- for window in windows %}
+        , n_car_mm_{{ window.name }}
+        , ew_car_mm_{{ window.name }}
+        , vw_car_mm_{{ window.name }}
+        , total_usd_value_change_{{ window.name }}
+        , t_cross_sectional_{{ window.name }}
+        , patell_z_{{ window.name }}
+        , bmp_t_{{ window.name }}
+        , bmp_t_{{ window.name }}
+            * sqrt((1 - avg_residual_correlation)
+                   / nullif(1 + (n_scar_{{ window.name }} - 1) * avg_residual_correlation, 0)) as bmp_kp_t_{{ window.name }}
+        , n_positive_car_mm_{{ window.name }}
+        , expected_positive_share_{{ window.name }}
+        , (n_positive_car_mm_{{ window.name }} - n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }})
+            / sqrt(n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }}
+                   * (1 - expected_positive_share_{{ window.name }})) as generalized_sign_z_{{ window.name }}
+        {%- endfor %}
+    from with_group_correlation
 )
 
-select
-    event_id,
-    grouping_level,
-    sector,
-    industry,
-    securities_in_group,
-    securities_counted,
-    ew_day0_return,
-    vw_day0_return,
-    market_value_usd_before_day0,
-    total_day0_usd_value_change,
-    total_day0_usd_value_lost,
-    share_decliners,
-    largest_loser_ticker,
-    largest_loser_day0_usd_value_change,
-    avg_residual_correlation,
-    residual_correlation_pairs
-    {%- for window in windows %}
-    , n_car_mm_{{ window.name }}
-    , ew_car_mm_{{ window.name }}
-    , vw_car_mm_{{ window.name }}
-    , total_usd_value_change_{{ window.name }}
-    , t_cross_sectional_{{ window.name }}
-    , patell_z_{{ window.name }}
-    , bmp_t_{{ window.name }}
-    , bmp_t_{{ window.name }}
-        * sqrt((1 - avg_residual_correlation)
-               / nullif(1 + (n_scar_{{ window.name }} - 1) * avg_residual_correlation, 0)) as bmp_kp_t_{{ window.name }}
-    , n_positive_car_mm_{{ window.name }}
-    , expected_positive_share_{{ window.name }}
-    , (n_positive_car_mm_{{ window.name }} - n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }})
-        / sqrt(n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }}
-               * (1 - expected_positive_share_{{ window.name }})) as generalized_sign_z_{{ window.name }}
-    {%- endfor %}
-from with_group_correlation
+select * from final

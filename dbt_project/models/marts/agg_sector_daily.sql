@@ -13,7 +13,15 @@
 -- previous-day value, so the window needs no look-back into older rows. Floating-point aggregates
 -- run in ticker order, so a rebuild of the same data gives the same bits.
 
-with equity_days as (
+with daily_returns as (
+    select * from {{ ref('fct_daily_returns') }}
+),
+
+securities as (
+    select * from {{ ref('dim_security') }}
+),
+
+equity_days as (
     select
         returns.trade_date,
         coalesce(securities.sector, 'Unclassified') as sector,
@@ -22,27 +30,32 @@ with equity_days as (
         returns.spans_missing_session,
         returns.previous_market_value_usd,
         returns.market_value_usd
-    from {{ ref('fct_daily_returns') }} as returns
-    inner join {{ ref('dim_security') }} as securities using (ticker)
-    where securities.role = 'equity'
-    {%- if is_incremental() %}
-      and returns.trade_date >= {{ refresh_start_date() }}
-    {%- endif %}
+    from daily_returns as returns
+    inner join securities using (ticker)
+    where
+        securities.role = 'equity'
+        {%- if is_incremental() %}
+        and returns.trade_date >= {{ refresh_start_date() }}
+        {%- endif %}
+),
+
+final as (
+    select
+        trade_date,
+        sector,
+        count(*) as securities_priced,
+        count(simple_return) as securities_counted,
+        {{ weighted_average('simple_return', 'previous_market_value_usd', 'ticker') }} as cap_weighted_return,
+        count(simple_return * previous_market_value_usd) as cap_weighted_securities,
+        avg(simple_return order by ticker) as equal_weighted_return,
+        sum(market_value_usd order by ticker) as total_market_value_usd,
+        count(*) filter (where simple_return > 0) as advancers,
+        count(*) filter (where simple_return < 0) as decliners,
+        count(*) filter (where simple_return = 0) as unchanged,
+        -- a return measured across a session missing from the source covers more than this day
+        count(*) filter (where spans_missing_session) as returns_spanning_missing_session
+    from equity_days
+    group by trade_date, sector
 )
 
-select
-    trade_date,
-    sector,
-    count(*) as securities_priced,
-    count(simple_return) as securities_counted,
-    {{ weighted_average('simple_return', 'previous_market_value_usd', 'ticker') }} as cap_weighted_return,
-    count(simple_return * previous_market_value_usd) as cap_weighted_securities,
-    avg(simple_return order by ticker) as equal_weighted_return,
-    sum(market_value_usd order by ticker) as total_market_value_usd,
-    count(*) filter (where simple_return > 0) as advancers,
-    count(*) filter (where simple_return < 0) as decliners,
-    count(*) filter (where simple_return = 0) as unchanged,
-    -- a return measured across a session missing from the source covers more than this day
-    count(*) filter (where spans_missing_session) as returns_spanning_missing_session
-from equity_days
-group by trade_date, sector
+select * from final

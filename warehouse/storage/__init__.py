@@ -24,6 +24,7 @@ from warehouse.storage.reads import (
     date_range,
     latest_load,
     latest_run_summary,
+    run_load_totals,
     table_overview,
     table_row_counts,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "latest_load",
     "latest_run_summary",
     "replace_reference_rows",
+    "run_load_totals",
     "table_overview",
     "table_row_counts",
     "upsert",

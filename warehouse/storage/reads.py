@@ -72,6 +72,20 @@ def latest_run_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
     return dict(zip(keys, row, strict=True))
 
 
+def run_load_totals(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
+    """The rows a run's loads received from the source (inserted, changed or unchanged), inserted
+    and changed; zeros for a run that logged no load."""
+    if "load_log" not in stored_columns(con):
+        return {"received": 0, "inserted": 0, "changed": 0}
+    received, inserted, changed = con.execute(
+        "SELECT coalesce(sum(rows_inserted + rows_changed + rows_unchanged), 0), "
+        f"coalesce(sum(rows_inserted), 0), coalesce(sum(rows_changed), 0) FROM {_LOAD_LOG} "
+        "WHERE run_id = ?",
+        [run_id],
+    ).fetchone()
+    return {"received": int(received), "inserted": int(inserted), "changed": int(changed)}
+
+
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The exact row count of every raw table; 0 for one not created yet."""
     stored = stored_columns(con)

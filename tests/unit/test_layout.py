@@ -1,6 +1,7 @@
-"""The import rules of the layout (docs/ARCHITECTURE.md): ``warehouse`` is the library and never
-imports ``orchestration``, the Dagster code location and the command line above it; and no
-project module imports, even indirectly, a module that imports it back.
+"""The import rules of the layout, three layers: ``warehouse`` the library, ``orchestration`` the
+Dagster code location above it, ``orchestration.cli`` (`market-warehouse`) on top. No module
+imports a layer above its own, and no project module imports, even indirectly, a module that
+imports it back.
 
 Imports are read from the source with ``ast``, function-level and ``TYPE_CHECKING`` ones included,
 so a lazy import cannot hide a dependency."""
@@ -18,6 +19,7 @@ from warehouse import settings
 PACKAGES = ("warehouse", "orchestration", "bench")
 LIBRARY = "warehouse"
 UPPER_LAYER = "orchestration"
+COMMAND_LINE = "orchestration.cli"
 
 
 def _module_files() -> dict[str, Path]:
@@ -114,6 +116,19 @@ def test_the_library_never_imports_the_layer_above() -> None:
         if name.split(".")[0] == UPPER_LAYER
     ]
     assert upward == []
+
+
+def test_only_the_command_line_imports_the_command_line() -> None:
+    upward = [
+        f"{path.relative_to(settings.REPO_ROOT)}:{line} imports {name}"
+        for module, path in MODULES.items() if not _inside(module, COMMAND_LINE)
+        for name, line in _imported_names(module, path) if _inside(name, COMMAND_LINE)
+    ]
+    assert upward == []
+
+
+def _inside(module: str, package: str) -> bool:
+    return module == package or module.startswith(f"{package}.")
 
 
 def test_no_import_cycles() -> None:

@@ -306,10 +306,11 @@ def plan_windows(size: Size, snapshot_dir: Path) -> dict[str, tuple[date, date]]
     import duckdb
 
     from warehouse.loading import trailing_weekdays
+    from warehouse.sql_quoting import literal
 
     with duckdb.connect() as con:
         first, last = con.execute(
-            f"SELECT min(date), max(date) FROM read_csv({_sql_literal(str(snapshot_dir / 'prices.csv'))}, "
+            f"SELECT min(date), max(date) FROM read_csv({literal(str(snapshot_dir / 'prices.csv'))}, "
             "header = true, types = {'date': 'DATE'})"
         ).fetchone()
     if size.synthetic:
@@ -911,7 +912,7 @@ def stage_for(name: str, groups: Iterable[str | None], *, has_checks: bool) -> s
 def rows_loaded(run_id: str | None, first: date, last: date) -> dict[str, Any]:
     import duckdb
 
-    from warehouse import settings
+    from warehouse import settings, storage
 
     path = settings.warehouse_path()
     with duckdb.connect(str(path), read_only=True) as con:
@@ -923,13 +924,9 @@ def rows_loaded(run_id: str | None, first: date, last: date) -> dict[str, Any]:
             "warehouse_bytes": path.stat().st_size,
         }
         if run_id:
-            received, inserted, changed = con.execute(
-                "SELECT coalesce(sum(rows_inserted + rows_changed + rows_unchanged), 0), "
-                "coalesce(sum(rows_inserted), 0), coalesce(sum(rows_changed), 0) "
-                "FROM raw.load_log WHERE run_id = ?", [run_id]
-            ).fetchone()
-            rows.update(raw_rows_received=int(received), raw_rows_inserted=int(inserted),
-                        raw_rows_changed=int(changed))
+            totals = storage.run_load_totals(con, run_id)
+            rows.update(raw_rows_received=totals["received"], raw_rows_inserted=totals["inserted"],
+                        raw_rows_changed=totals["changed"])
     published = settings.published_path(path)
     if published.exists():
         rows["published_bytes"] = published.stat().st_size
@@ -1315,10 +1312,6 @@ def _count_lines(path: Path) -> int:
 def _weekdays_between(first: date, last: date) -> int:
     days = (first + timedelta(days=offset) for offset in range((last - first).days + 1))
     return sum(1 for day in days if day.weekday() < 5)
-
-
-def _sql_literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import duckdb
 
-from warehouse.storage._sql import ident, literal
+from warehouse.sql_quoting import ident, literal
 from warehouse.storage.errors import WarehouseSchemaError
 from warehouse.storage.tables import (
     LINEAGE_COLUMNS,

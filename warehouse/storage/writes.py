@@ -23,7 +23,8 @@ from warehouse.quality.bar_rules import (
     spike_detail,
 )
 from warehouse.quality.rules import IntegrityRules, QuarantineReason
-from warehouse.storage._sql import ident, single_row
+from warehouse.sql_quoting import ident
+from warehouse.storage._sql import single_row
 from warehouse.storage.errors import InvalidFrameError
 from warehouse.storage.tables import TableSpec, table_spec
 

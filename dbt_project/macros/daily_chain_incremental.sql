@@ -51,8 +51,8 @@
     {%- set start = refresh_start_value() -%}
     {%- if not start and execute and is_incremental() -%}
         {%- set newest = run_query('select max(trade_date) from ' ~ this).columns[0].values()[0] -%}
-        {%- set start = (newest - modules.datetime.timedelta(days=var('refresh_lookback_days') | int)).isoformat()
-            if newest else '1900-01-01' -%}
+        {%- set lookback = modules.datetime.timedelta(days=var('refresh_lookback_days') | int) -%}
+        {%- set start = (newest - lookback).isoformat() if newest else '1900-01-01' -%}
     {%- endif -%}
     cast('{{ start or "1900-01-01" }}' as date)
 {%- endmacro %}

@@ -12,13 +12,16 @@ seeded as (
     where event_id = 'deepseek_selloff'
 )
 
-select seeded.ticker, ad_hoc.ticker as ad_hoc_ticker
+select
+    seeded.ticker,
+    ad_hoc.ticker as ad_hoc_ticker
 from seeded
 full outer join ad_hoc using (ticker)
-where seeded.ticker is null
-   or ad_hoc.ticker is null
-   or seeded.missing_reason is distinct from ad_hoc.missing_reason
-   {%- for column in compared %}
-   or (seeded.{{ column }} is null) <> (ad_hoc.{{ column }} is null)
-   or abs(seeded.{{ column }} - ad_hoc.{{ column }}) > 1e-12 * greatest(1, abs(seeded.{{ column }}))
-   {%- endfor %}
+where
+    seeded.ticker is null
+    or ad_hoc.ticker is null
+    or seeded.missing_reason is distinct from ad_hoc.missing_reason
+    {% for column in compared %}
+    or (seeded.{{ column }} is null) <> (ad_hoc.{{ column }} is null)
+    or abs(seeded.{{ column }} - ad_hoc.{{ column }}) > 1e-12 * greatest(1, abs(seeded.{{ column }}))
+    {% endfor %}

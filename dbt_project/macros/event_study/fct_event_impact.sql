@@ -39,6 +39,8 @@ windows_pivoted as (
     select
         event_id,
         ticker
+        -- noqa: disable=LT04
+        -- (leading commas: the columns of each window x model come from jinja loops)
         {%- for window in event_windows() %}
         {%- set in_window = "window_name = '" ~ window.name ~ "'" %}
         , max(window_return) filter (where {{ in_window }} and model = 'market_adjusted') as return_{{ window.name }}
@@ -50,6 +52,7 @@ windows_pivoted as (
         , max(car_t_stat) filter (where {{ in_window }} and model = 'market_model') as tstat_car_mm_{{ window.name }}
         , max(usd_value_change) filter (where {{ in_window }} and model = 'market_adjusted') as usd_value_change_{{ window.name }}
         {%- endfor %}
+        -- noqa: enable=LT04
     from event_window_impact
     group by event_id, ticker
 ),

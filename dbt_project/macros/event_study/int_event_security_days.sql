@@ -3,7 +3,8 @@
     of the estimation window to the end of the longest event window, keyed by relative day. -#}
 {% macro event_security_days(event_securities, daily_returns) %}
 {%- set windows = event_windows() -%}
-{%- set first_day = [var('event_estimation_first_day')] + windows | map(attribute='first_day') | list -%}
+{%- set first_day = [var('event_estimation_first_day') | int]
+    + windows | map(attribute='first_day') | list -%}
 {%- set last_day = windows | map(attribute='last_day') | list -%}
 with event_securities as (
     select * from {{ event_securities }}

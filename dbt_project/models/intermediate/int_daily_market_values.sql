@@ -18,13 +18,13 @@ shares_outstanding_daily as (
 fx_usd_rates as (
     select * from {{ ref('int_fx_usd_rates') }}
 ),
-{%- if is_incremental() %}
+{% if is_incremental() %}
 refresh_from as {{ daily_chain_refresh_from() }},
 
 anchors as (
     {{ daily_chain_anchors(['close_price', 'usd_per_local_unit', 'shares_outstanding']) }}
 ),
-{%- endif %}
+{% endif %}
 
 priced_days as (
     select
@@ -38,11 +38,12 @@ priced_days as (
     from daily_prices as prices
     inner join securities using (ticker)
     left join shares_outstanding_daily as shares using (ticker, trade_date)
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
     inner join refresh_from
-        on refresh_from.ticker = prices.ticker
-        and prices.trade_date >= refresh_from.refresh_from
-    {%- endif %}
+        on
+            prices.ticker = refresh_from.ticker
+            and prices.trade_date >= refresh_from.refresh_from
+    {% endif %}
 ),
 
 -- the latest rate on or before the trading day: FX quotes and exchange sessions do not share holidays
@@ -53,19 +54,24 @@ with_usd_rate as (
         fx.rate_date as fx_rate_date
     from priced_days
     asof left join fx_usd_rates as fx
-        on fx.currency = priced_days.currency
-        and fx.rate_date <= priced_days.trade_date
+        on
+            priced_days.currency = fx.currency
+            and priced_days.trade_date >= fx.rate_date
 ),
 
 -- the rows to compute, after (incremental run) each ticker's anchor, which only feeds the lags
 sequenced as (
-    select *, true as is_recomputed
+    select
+        *,
+        true as is_recomputed
     from with_usd_rate
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
     union all by name
-    select *, false as is_recomputed
+    select
+        *,
+        false as is_recomputed
     from anchors
-    {%- endif %}
+    {% endif %}
 ),
 
 valued as (

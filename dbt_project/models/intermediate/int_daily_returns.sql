@@ -20,13 +20,20 @@ corporate_actions as (
 exchange_sessions as (
     select * from {{ ref('int_exchange_sessions') }}
 ),
-{%- if is_incremental() %}
+{% if is_incremental() %}
 refresh_from as {{ daily_chain_refresh_from() }},
 
 anchors as (
     {{ daily_chain_anchors(['close_price', 'adjusted_close_price', 'total_return_index']) }}
 ),
-{%- endif %}
+
+anchor_index_levels as (
+    select
+        ticker,
+        total_return_index
+    from anchors
+),
+{% endif %}
 
 prices as (
     select
@@ -39,29 +46,41 @@ prices as (
         securities.benchmark_ticker
     from daily_prices as prices
     inner join securities using (ticker)
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
     inner join refresh_from
-        on refresh_from.ticker = prices.ticker
-        and prices.trade_date >= refresh_from.refresh_from
-    {%- endif %}
+        on
+            prices.ticker = refresh_from.ticker
+            and prices.trade_date >= refresh_from.refresh_from
+    {% endif %}
 ),
 
 dividends as (
-    select ticker, action_date as trade_date, action_value as dividend_per_share
+    select
+        ticker,
+        action_date as trade_date,
+        action_value as dividend_per_share
     from corporate_actions
     where action_type = 'dividend'
 ),
 
 -- the rows to compute, after (incremental run) each ticker's anchor, which only feeds the lags
 sequenced as (
-    select prices.*, dividends.dividend_per_share, true as is_recomputed
+    select
+        prices.*,
+        dividends.dividend_per_share,
+        true as is_recomputed
     from prices
     left join dividends using (ticker, trade_date)
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
     union all by name
-    select ticker, trade_date, close_price, adjusted_close_price, false as is_recomputed
+    select
+        ticker,
+        trade_date,
+        close_price,
+        adjusted_close_price,
+        false as is_recomputed
     from anchors
-    {%- endif %}
+    {% endif %}
 ),
 
 with_previous_row as (
@@ -74,7 +93,7 @@ with_previous_row as (
             lag(adjusted_close_price) over by_ticker as previous_adjusted_close_price
         from sequenced
         window by_ticker as (partition by ticker order by trade_date)
-    )
+    ) as lagged
     where is_recomputed
 ),
 
@@ -88,11 +107,13 @@ with_session_positions as (
         current_session.session_number - previous_session.session_number as sessions_spanned
     from with_previous_row as returns
     asof left join exchange_sessions as current_session
-        on current_session.exchange = returns.exchange
-        and current_session.session_date <= returns.trade_date
+        on
+            returns.exchange = current_session.exchange
+            and returns.trade_date >= current_session.session_date
     asof left join exchange_sessions as previous_session
-        on previous_session.exchange = returns.exchange
-        and previous_session.session_date <= returns.previous_trade_date
+        on
+            returns.exchange = previous_session.exchange
+            and returns.previous_trade_date >= previous_session.session_date
 ),
 
 with_returns as (
@@ -102,9 +123,11 @@ with_returns as (
         -- already adjusted (and corporate_actions then holds no dividend for it) or raw (TSM, QQQ):
         -- on an ex-date the raw close drops by the dividend, which the holder still receives, so
         -- adding it back keeps the return a total return instead of showing a spurious loss.
-        (adjusted_close_price
-            + case when adj_close_price is null then coalesce(dividend_per_share, 0) else 0 end)
-            / previous_adjusted_close_price - 1 as simple_return,
+        (
+            adjusted_close_price
+            + case when adj_close_price is null then coalesce(dividend_per_share, 0) else 0 end
+        )
+        / previous_adjusted_close_price - 1 as simple_return,
         close_price / previous_close_price - 1 as raw_close_return,
         sessions_spanned > 1 as spans_missing_session
     from with_session_positions
@@ -117,39 +140,47 @@ with_return_index as (
     select
         with_returns.*,
         {% if is_incremental() -%}
-        coalesce(anchors.total_return_index, 1) *
+        coalesce(anchors.total_return_index, 1) *  -- noqa: LT03
         {% endif -%}
         product(1 + coalesce(with_returns.simple_return, 0)) over (
             partition by with_returns.ticker order by with_returns.trade_date
             rows between unbounded preceding and current row
         ) as total_return_index
     from with_returns
-    {%- if is_incremental() %}
-    left join (select ticker, total_return_index from anchors) as anchors using (ticker)
-    {%- endif %}
+    {% if is_incremental() %}
+    left join anchor_index_levels as anchors using (ticker)
+    {% endif %}
 )
 
-{%- if is_incremental() %},
+{% if is_incremental() %},
 
 -- Benchmark levels: the recomputed ones, and the stored ones dated before the benchmark's
 -- refresh_from (a security's interval may start before it: its previous row, or a security
 -- recomputed from further back than its benchmark).
 index_levels as (
-    select ticker, trade_date, total_return_index
+    select
+        ticker,
+        trade_date,
+        total_return_index
     from with_return_index
     union all
-    select stored.ticker, stored.trade_date, stored.total_return_index
+    select
+        stored.ticker,
+        stored.trade_date,
+        stored.total_return_index
     from {{ this }} as stored
     inner join refresh_from
-        on refresh_from.ticker = stored.ticker
-        and stored.trade_date < refresh_from.refresh_from
-    where stored.ticker in (select benchmark_ticker from prices)
-        and stored.trade_date >= (select min(previous_trade_date) from with_return_index)
+        on
+            stored.ticker = refresh_from.ticker
+            and stored.trade_date < refresh_from.refresh_from
+    where
+        stored.ticker in (select prices.benchmark_ticker from prices)
+        and stored.trade_date >= (select min(with_return_index.previous_trade_date) from with_return_index)
 )
 {%- set index_levels = 'index_levels' %}
-{%- else %}
+{% else %}
 {%- set index_levels = 'with_return_index' %}
-{%- endif %}
+{% endif %}
 
 select
     security.ticker,
@@ -173,8 +204,10 @@ select
     benchmark_now.total_return_index / benchmark_before.total_return_index - 1 as benchmark_return
 from with_return_index as security
 left join {{ index_levels }} as benchmark_now
-    on benchmark_now.ticker = security.benchmark_ticker
-    and benchmark_now.trade_date = security.trade_date
+    on
+        security.benchmark_ticker = benchmark_now.ticker
+        and security.trade_date = benchmark_now.trade_date
 left join {{ index_levels }} as benchmark_before
-    on benchmark_before.ticker = security.benchmark_ticker
-    and benchmark_before.trade_date = security.previous_trade_date
+    on
+        security.benchmark_ticker = benchmark_before.ticker
+        and security.previous_trade_date = benchmark_before.trade_date

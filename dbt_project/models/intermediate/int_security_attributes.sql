@@ -37,10 +37,7 @@ final as (
         securities.currency,
         securities.benchmark_ticker,
         -- sector and industry travel together so a security never mixes two classification schemes
-        case
-            when latest_fundamentals.sector is not null then latest_fundamentals.sector
-            else curated_classification.sector
-        end as sector,
+        coalesce(latest_fundamentals.sector, curated_classification.sector) as sector,
         case
             when latest_fundamentals.sector is not null then latest_fundamentals.industry
             else curated_classification.industry

@@ -26,18 +26,24 @@ filed_share_counts as (
 listing_share_ratios as (
     select * from {{ ref('listing_share_ratios') }}
 ),
-{%- if is_incremental() %}
+{% if is_incremental() %}
 refresh_from as {{ daily_chain_refresh_from() }},
-{%- endif %}
+{% endif %}
 
 splits as (
-    select ticker, action_date, action_value as split_ratio
+    select
+        ticker,
+        action_date,
+        action_value as split_ratio
     from corporate_actions
     where action_type = 'split'
 ),
 
 latest_fundamentals_shares as (
-    select ticker, as_of_date, shares_outstanding
+    select
+        ticker,
+        as_of_date,
+        shares_outstanding
     from fundamentals
     where shares_outstanding is not null
     qualify row_number() over (partition by ticker order by as_of_date desc) = 1
@@ -48,12 +54,17 @@ reported_counts as (
     select
         filed.ticker,
         filed.as_of_date,
-        filed.shares_outstanding_reported / coalesce(ratios.reported_shares_per_listed_share, 1) as shares_reported,
+        filed.shares_outstanding_reported
+        / coalesce(ratios.reported_shares_per_listed_share, 1) as shares_reported,
         'share_history' as shares_basis
     from filed_share_counts as filed
     left join listing_share_ratios as ratios using (ticker)
     union all
-    select ticker, as_of_date, shares_outstanding, 'fundamentals'
+    select
+        ticker,
+        as_of_date,
+        shares_outstanding,
+        'fundamentals' as shares_basis
     from latest_fundamentals_shares
 ),
 
@@ -67,19 +78,26 @@ counts_on_current_split_basis as (
             as shares_outstanding
     from reported_counts as counts
     left join splits
-        on splits.ticker = counts.ticker
-        and splits.action_date > counts.as_of_date
+        on
+            counts.ticker = splits.ticker
+            and counts.as_of_date < splits.action_date
     group by counts.ticker, counts.as_of_date, counts.shares_basis, counts.shares_reported
 ),
 
 share_history as (
-    select ticker, as_of_date, shares_outstanding
+    select
+        ticker,
+        as_of_date,
+        shares_outstanding
     from counts_on_current_split_basis
     where shares_basis = 'share_history'
 ),
 
 fundamentals_count as (
-    select ticker, as_of_date, shares_outstanding
+    select
+        ticker,
+        as_of_date,
+        shares_outstanding
     from counts_on_current_split_basis
     where shares_basis = 'fundamentals'
 ),
@@ -92,24 +110,31 @@ implied_from_market_cap as (
         snapshot.as_of_date,
         snapshot.market_cap / prices.close_price as shares_outstanding
     from (
-        select ticker, as_of_date, market_cap
+        select
+            ticker,
+            as_of_date,
+            market_cap
         from fundamentals
         where market_cap is not null
         qualify row_number() over (partition by ticker order by as_of_date desc) = 1
     ) as snapshot
     asof inner join daily_prices as prices
-        on prices.ticker = snapshot.ticker
-        and prices.trade_date <= snapshot.as_of_date
+        on
+            snapshot.ticker = prices.ticker
+            and snapshot.as_of_date >= prices.trade_date
 ),
 
 trading_days as (
-    select prices.ticker, prices.trade_date
+    select
+        prices.ticker,
+        prices.trade_date
     from daily_prices as prices
-    {%- if is_incremental() %}
+    {% if is_incremental() %}
     inner join refresh_from
-        on refresh_from.ticker = prices.ticker
-        and prices.trade_date >= refresh_from.refresh_from
-    {%- endif %}
+        on
+            prices.ticker = refresh_from.ticker
+            and prices.trade_date >= refresh_from.refresh_from
+    {% endif %}
 )
 
 select
@@ -134,7 +159,8 @@ from trading_days
 -- the latest filing on or before the day; the fundamentals fallbacks are company-level snapshots
 -- applied to every day (a count from after the day beats no market value at all)
 asof left join share_history
-    on share_history.ticker = trading_days.ticker
-    and share_history.as_of_date <= trading_days.trade_date
-left join fundamentals_count on fundamentals_count.ticker = trading_days.ticker
-left join implied_from_market_cap on implied_from_market_cap.ticker = trading_days.ticker
+    on
+        trading_days.ticker = share_history.ticker
+        and trading_days.trade_date >= share_history.as_of_date
+left join fundamentals_count on trading_days.ticker = fundamentals_count.ticker
+left join implied_from_market_cap on trading_days.ticker = implied_from_market_cap.ticker

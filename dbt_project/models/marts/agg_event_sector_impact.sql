@@ -3,6 +3,9 @@
 -- firm shares the same event date. All statistics use market-model CARs. Floating-point
 -- aggregates run in ticker order, so a rebuild of the same data gives the same bits.
 {%- set windows = event_windows() %}
+-- noqa: disable=LT02
+-- (indentation is not checked in this file: sqlfluff cannot parse its GROUPING SETS and then
+-- mis-reads the indentation of the column lists the jinja loops generate)
 
 with event_impact as (
     select * from {{ ref('fct_event_impact') }}
@@ -35,8 +38,12 @@ group_measures as (
         sum(day0_usd_value_change order by ticker) as total_day0_usd_value_change,
         sum(least(day0_usd_value_change, 0) order by ticker) as total_day0_usd_value_lost,
         avg(case when day0_return < 0 then 1.0 when day0_return is not null then 0.0 end) as share_decliners,
-        arg_min(ticker, day0_usd_value_change) filter (where day0_usd_value_change < 0) as largest_loser_ticker,
-        min(day0_usd_value_change) filter (where day0_usd_value_change < 0) as largest_loser_day0_usd_value_change
+        arg_min(ticker, day0_usd_value_change)
+            filter (where day0_usd_value_change < 0) as largest_loser_ticker,
+        min(day0_usd_value_change)
+            filter (where day0_usd_value_change < 0) as largest_loser_day0_usd_value_change
+        -- noqa: disable=LT04
+        -- (leading commas: the columns of each window come from a jinja loop)
         {%- for window in windows %}
         {%- set car = 'car_mm_' ~ window.name %}
         {%- set scar = 'tstat_car_mm_' ~ window.name %}
@@ -45,18 +52,24 @@ group_measures as (
         , {{ weighted_average(car, 'market_value_usd_before_day0', 'ticker') }} as vw_car_mm_{{ window.name }}
         , sum(usd_value_change_{{ window.name }} order by ticker) as total_usd_value_change_{{ window.name }}
         , avg({{ car }} order by ticker)
-            / (stddev_samp({{ car }} order by ticker) / sqrt(count({{ car }}))) as t_cross_sectional_{{ window.name }}
+            / (stddev_samp({{ car }} order by ticker) / sqrt(count({{ car }})))
+            as t_cross_sectional_{{ window.name }}
         , sum({{ scar }} order by ticker)
-            / sqrt(sum(case when {{ scar }} is not null then (estimation_obs - 2.0) / (estimation_obs - 4.0) end
-                       order by ticker)) as patell_z_{{ window.name }}
+            / sqrt(sum(
+                case when {{ scar }} is not null then (estimation_obs - 2.0) / (estimation_obs - 4.0) end
+                order by ticker
+            )) as patell_z_{{ window.name }}
         , avg({{ scar }} order by ticker)
             / (stddev_samp({{ scar }} order by ticker) / sqrt(count({{ scar }}))) as bmp_t_{{ window.name }}
         , count({{ scar }}) as n_scar_{{ window.name }}
         , count(*) filter (where {{ car }} > 0) as n_positive_car_mm_{{ window.name }}
-        , avg(positive_residual_share_mm order by ticker) filter (where {{ car }} is not null) as expected_positive_share_{{ window.name }}
+        , avg(positive_residual_share_mm order by ticker)
+            filter (where {{ car }} is not null) as expected_positive_share_{{ window.name }}
         {%- endfor %}
+        -- noqa: enable=LT04
     from equities
-    group by grouping sets ((event_id), (event_id, sector_group), (event_id, sector_group, industry_group))
+    -- sqlfluff's DuckDB dialect does not parse GROUPING SETS
+    group by grouping sets ((event_id), (event_id, sector_group), (event_id, sector_group, industry_group))  -- noqa
 ),
 
 -- Kolari-Pynnonen needs the average pairwise residual correlation within each group (a pair belongs
@@ -68,11 +81,12 @@ with_group_correlation as (
         coalesce(correlations.residual_correlation_pairs, 0) as residual_correlation_pairs
     from group_measures
     left join residual_correlation_groups as correlations
-        on correlations.event_id = group_measures.event_id
-        and correlations.grouping_level = group_measures.grouping_level
-        -- sector (industry) is null above its level on both sides
-        and correlations.sector is not distinct from group_measures.sector
-        and correlations.industry is not distinct from group_measures.industry
+        on
+            group_measures.event_id = correlations.event_id
+            and group_measures.grouping_level = correlations.grouping_level
+            -- sector (industry) is null above its level on both sides
+            and group_measures.sector is not distinct from correlations.sector
+            and group_measures.industry is not distinct from correlations.industry
 ),
 
 final as (
@@ -93,6 +107,7 @@ final as (
         largest_loser_day0_usd_value_change,
         avg_residual_correlation,
         residual_correlation_pairs
+        -- noqa: disable=LT04
         {%- for window in windows %}
         , n_car_mm_{{ window.name }}
         , ew_car_mm_{{ window.name }}
@@ -103,13 +118,16 @@ final as (
         , bmp_t_{{ window.name }}
         , bmp_t_{{ window.name }}
             * sqrt((1 - avg_residual_correlation)
-                   / nullif(1 + (n_scar_{{ window.name }} - 1) * avg_residual_correlation, 0)) as bmp_kp_t_{{ window.name }}
+                   / nullif(1 + (n_scar_{{ window.name }} - 1) * avg_residual_correlation, 0))
+            as bmp_kp_t_{{ window.name }}
         , n_positive_car_mm_{{ window.name }}
         , expected_positive_share_{{ window.name }}
-        , (n_positive_car_mm_{{ window.name }} - n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }})
+        , (n_positive_car_mm_{{ window.name }}
+           - n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }})
             / sqrt(n_car_mm_{{ window.name }} * expected_positive_share_{{ window.name }}
                    * (1 - expected_positive_share_{{ window.name }})) as generalized_sign_z_{{ window.name }}
         {%- endfor %}
+        -- noqa: enable=LT04
     from with_group_correlation
 )
 

@@ -20,7 +20,7 @@ final as (
     select
         returns.ticker,
         returns.trade_date,
-        securities.role,
+        universe.role,
         returns.exchange,
         market_values.currency,
         returns.close_price,
@@ -49,7 +49,7 @@ final as (
         market_values.market_value_change_usd
     from daily_returns as returns
     inner join daily_market_values as market_values using (ticker, trade_date)
-    inner join securities using (ticker)
+    inner join securities as universe using (ticker)
     {%- if is_incremental() %}
     inner join {{ daily_chain_refresh_from() }} as refresh_from
         on
@@ -63,4 +63,3 @@ final as (
 -- reading the whole history.
 select * from final
 order by trade_date, ticker
-

@@ -24,19 +24,16 @@ from dagster._core.remote_origin import (
     RemoteJobOrigin,
     RemoteRepositoryOrigin,
 )
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 from dagster._utils.error import SerializableErrorInfo
 
+from orchestration.partitions import RunWindow, history_start
 from warehouse import settings
 from warehouse.storage.connection import build_lock
 
 log = logging.getLogger(__name__)
 NIGHTLY_JOB = "nightly_refresh"
-# The attribute of the code location's module holding its definitions (orchestration/definitions.py).
+# The attribute of the code location's module holding its definitions (orchestration/definitions.py)
 DEFINITIONS_ATTRIBUTE = "defs"
 
 
@@ -56,7 +53,9 @@ def _instance(given: dg.DagsterInstance | None) -> Iterator[dg.DagsterInstance]:
         yield given
         return
     with (
-        dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+        dg.DagsterInstance.get()
+        if os.environ.get("DAGSTER_HOME")
+        else dg.DagsterInstance.ephemeral()
     ) as instance:
         yield instance
 
@@ -90,11 +89,7 @@ def run_refresh(
 
     job, remote_origin = nightly_job_with_origin()
     run_config = progress_run_config() if progress is not None else {}
-    tags = {
-        **(tags or {}),
-        ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
-        ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),
-    }
+    tags = {**(tags or {}), **RunWindow(first_day, last_day).run_tags()}
     run_id = make_new_run_id()
     with (
         build_lock(
@@ -122,7 +117,9 @@ def run_refresh(
         )
         result = execute_run(job, run, instance, raise_on_error=raise_on_error)
     failed = tuple(
-        event.step_key or "" for event in result.all_events if event.event_type_value == "STEP_FAILURE"
+        event.step_key or ""
+        for event in result.all_events
+        if event.event_type_value == "STEP_FAILURE"
     )
     return BuildResult(result.run_id, result.success, first_day, last_day, failed)
 
@@ -173,7 +170,10 @@ def with_progress(
 ) -> tuple[dg.JobDefinition, dict[str, object]]:
     """The job with a logger that reports step events to ``progress``, and the run config that
     turns it on (keeping Dagster's console logger for warnings and errors)."""
-    loggers = {CONSOLE_LOGGER: dg.colored_console_logger, PROGRESS_LOGGER: progress_logger(progress)}
+    loggers = {
+        CONSOLE_LOGGER: dg.colored_console_logger,
+        PROGRESS_LOGGER: progress_logger(progress),
+    }
     return job.with_logger_defs(loggers), progress_run_config(console_level)
 
 
@@ -244,8 +244,8 @@ class _ProgressHandler(logging.Handler):
         if kind in ("STEP_START", "STEP_RESTARTED"):
             self._started[step] = time.monotonic()
         started = self._started.get(step)
-        elapsed = (time.monotonic() - started
-                   if started is not None and kind not in ("STEP_START", "STEP_RESTARTED") else None)
+        restarting = kind in ("STEP_START", "STEP_RESTARTED")
+        elapsed = time.monotonic() - started if started is not None and not restarting else None
         error = getattr(getattr(event, "event_specific_data", None), "error", None)
         line = progress_line(kind, step, elapsed=elapsed, error=shown_error(error))
         if line is not None:
@@ -315,13 +315,12 @@ def progress_line(
     return line
 
 
-def default_window(source: str) -> tuple[date, date]:
-    """The whole history: from the configured start to the snapshot's last day, or to today online."""
-    from orchestration.partitions import history_start
-
+def default_window(source: str) -> RunWindow:
+    """The whole history: from the configured start to the snapshot's last day, or to today
+    online."""
     first_day = date.fromisoformat(history_start())
     if source == "snapshot":
         from warehouse.sources.snapshot_source import SnapshotSource
 
-        return first_day, SnapshotSource(settings.snapshot_dir()).coverage()[1]
-    return first_day, date.today()
+        return RunWindow(first_day, SnapshotSource(settings.snapshot_dir()).coverage()[1])
+    return RunWindow(first_day, date.today())

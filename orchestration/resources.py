@@ -1,4 +1,5 @@
-"""Resources injected into the assets: the warehouse file, the universe and the market-data source."""
+"""Resources injected into the assets: the warehouse file, the universe and the market-data
+source."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Literal
 
 import dagster as dg
 import duckdb
@@ -38,7 +38,9 @@ def seconds_setting(name: str, default: float) -> float:
 
 class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse. DuckDB admits one writing process per file, so every step that writes
-    it runs in the same process (see the nightly job's executor) and in the `warehouse` pool."""
+    it runs in the same process (see the nightly job's executor) and in the `warehouse` pool (see
+    orchestration/pools.py). dbt is told the same path in its own environment (see
+    defs/dbt/assets.py: dbt_environment)."""
 
     path: str | None = Field(
         default=None,
@@ -62,9 +64,6 @@ class WarehouseResource(dg.ConfigurableResource):
 
     @contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator[WarehouseResource]:
-        # dbt runs as a subprocess inside dbt_project/ and reads the path from this variable in
-        # profiles.yml: exporting the resolved absolute path here guarantees both write one file.
-        os.environ[settings.WAREHOUSE_PATH_ENV] = str(self.database_path)
         # The whole run holds the build lock (the in-process executor sets resources up once per
         # run), so a second build, from the CLI or Dagster, waits instead of interleaving.
         holder = f"Dagster run {context.run.run_id}" if context.run is not None else "a Dagster run"

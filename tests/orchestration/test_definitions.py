@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import os
+from datetime import date, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -134,25 +135,63 @@ def test_the_whole_dbt_project_is_one_unpartitioned_step(definitions: dg.Definit
             "agg_sector_daily"} <= models
 
 
-def test_dbt_gets_the_run_window_in_its_environment() -> None:
-    from orchestration.defs.dbt.assets import dbt_environment, run_window
+def test_dbt_gets_the_run_window_and_the_warehouse_in_its_environment(tmp_path: Path) -> None:
+    from orchestration.defs.dbt.assets import dbt_environment
+    from orchestration.partitions import RunWindow, run_window
 
     nightly = run_window({"dagster/asset_partition_range_start": "2025-06-24",
                           "dagster/asset_partition_range_end": "2025-06-30"})
-    assert dbt_environment(nightly) == {
+    assert nightly == RunWindow(date(2025, 6, 24), date(2025, 6, 30))
+    database = tmp_path / "warehouse.duckdb"
+    assert dbt_environment(nightly, database) == {
         "DBT_PARTIAL_PARSE_FILE_PATH": str(
             REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"),
+        "MARKET_WAREHOUSE_DB": str(database),
         "MARKET_WAREHOUSE_REFRESH_START": "2025-06-24",
     }
-    one_day = run_window({"dagster/partition": "2025-01-27"})
-    assert one_day is not None and one_day[0] == one_day[1] == datetime(2025, 1, 27).date()
+    assert run_window({"dagster/partition": "2025-01-27"}) == RunWindow(date(2025, 1, 27),
+                                                                         date(2025, 1, 27))
     assert run_window({}) is None
-    assert "MARKET_WAREHOUSE_REFRESH_START" not in dbt_environment(None)
+    assert "MARKET_WAREHOUSE_REFRESH_START" not in dbt_environment(None, database)
+
+
+def test_the_run_window_is_the_tags_the_schedule_and_the_cli_ask_for() -> None:
+    from orchestration.partitions import RunWindow, run_window
+
+    window = RunWindow(date(2025, 6, 24), date(2025, 6, 30))
+    assert run_window(window.run_tags()) == window
+    first_day, last_day = window  # unpacks as the (first, last) pair loaders take
+    assert (first_day, last_day) == (window.first_day, window.last_day)
+
+
+def test_quality_vars_reach_dbt_build_as_vars() -> None:
+    from orchestration.defs.dbt.assets import dbt_build_args
+
+    assert dbt_build_args({}) == ["build"]
+    assert dbt_build_args({"spike_factor": 5.0, "drop_threshold": -0.1}) == [
+        "build", "--vars", '{"drop_threshold": -0.1, "spike_factor": 5.0}']
+
+
+def test_importing_the_code_location_runs_nothing() -> None:
+    """No dbt parse, no setting read at import: both happen when the definitions are built."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import os, orchestration.definitions, orchestration.defs.dbt.project as p, "
+        "orchestration.partitions as q\n"
+        "assert p.prepared_manifest.cache_info().currsize == 0\n"
+        "assert q.trading_day_partitions.cache_info().currsize == 0\n"
+        "os.environ['MARKET_WAREHOUSE_HISTORY_START'] = '2024-01-01'\n"
+        "from orchestration.definitions import defs\n"
+        "start = defs().resolve_job_def('nightly_refresh').partitions_def.start\n"
+        "assert start.date().isoformat() == '2024-01-01', start\n"
+    )
+    environment = {k: v for k, v in os.environ.items() if k != "MARKET_WAREHOUSE_HISTORY_START"}
+    subprocess.run([sys.executable, "-c", probe], cwd=REPO_ROOT, env=environment, check=True)
 
 
 def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None:
-    import os
-
     from orchestration.defs.dbt.assets import prune_invocation_folders
 
     for age in range(5):

@@ -11,7 +11,11 @@ full build over decades of trading days would write hundreds of thousands of the
 
 Every materialization carries its row count, its column types and, for the marts, a preview: the
 warehouse is read after dbt has exited, because DuckDB lets no other process open a file while
-dbt writes it."""
+dbt writes it.
+
+The multi-asset is defined from the manifest when the definitions are built (see
+``dbt_models_definition``), not at import; every other definition names a dbt asset with
+``dbt_asset_key``."""
 
 import contextlib
 import functools
@@ -20,34 +24,32 @@ import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import duckdb
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-    PARTITION_NAME_TAG,
-)
 from dagster_dbt import (
     DagsterDbtTranslator,
     DagsterDbtTranslatorSettings,
     DbtCliInvocation,
     DbtCliResource,
     dbt_assets,
+    get_asset_key_for_model,
 )
 from dagster_shared.record import replace
 
-from orchestration.defs.dbt.project import dbt_project
+from orchestration.defs.dbt.project import dbt_project, prepared_manifest
 from orchestration.metadata import OWNERS, PREVIEW_ROWS, markdown_text, preview
+from orchestration.partitions import RunWindow, run_window
+from orchestration.pools import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse import settings, storage
 from warehouse.storage.connection import locked_error
 
-WAREHOUSE_POOL = "warehouse"
+# The one channel of the run window into dbt: the first trading day its incremental models
+# recompute (an ISO date), read by dbt_project/macros/refresh_window.sql.
 REFRESH_START_ENV = "MARKET_WAREHOUSE_REFRESH_START"
 # dagster-dbt gives every invocation its own target folder, where dbt writes its parse state; read
 # from (and copied back to) one fixed file, it lets each run re-parse only what changed since the
@@ -193,38 +195,60 @@ translator = WarehouseDbtTranslator(
 )
 
 
-def run_window(tags: Mapping[str, str]) -> tuple[date, date] | None:
-    """The trading days of the run's partitions (a range, or a single partition), from its tags;
-    None for a run without partitions."""
-    first = tags.get(ASSET_PARTITION_RANGE_START_TAG) or tags.get(PARTITION_NAME_TAG)
-    last = tags.get(ASSET_PARTITION_RANGE_END_TAG) or tags.get(PARTITION_NAME_TAG)
-    if not first or not last:
-        return None
-    return date.fromisoformat(first), date.fromisoformat(last)
-
-
-def dbt_environment(window: tuple[date, date] | None) -> dict[str, str]:
-    """What the dbt process needs to know about the run: its window (without one, incremental
+def dbt_environment(window: RunWindow | None, database: Path) -> dict[str, str]:
+    """What the dbt process needs to know about the run: the warehouse file (profiles.yml reads
+    it, so dbt writes the file the resource resolved), its window (without one, incremental
     models recompute their last few days), and where partial parsing keeps its state. Passed in
     the environment, not as --vars: changed --vars make dbt re-parse the whole project."""
-    environment = {PARTIAL_PARSE_FILE_ENV: str(PARTIAL_PARSE_FILE)}
+    environment = {
+        PARTIAL_PARSE_FILE_ENV: str(PARTIAL_PARSE_FILE),
+        settings.WAREHOUSE_PATH_ENV: str(database),
+    }
     if window is not None:
-        environment[REFRESH_START_ENV] = window[0].isoformat()
+        environment[REFRESH_START_ENV] = window.first_day.isoformat()
     return environment
 
 
-@dbt_assets(
-    manifest=dbt_project.manifest_path,
-    project=dbt_project,
-    dagster_dbt_translator=translator,
-    pool=WAREHOUSE_POOL,
-    name="dbt_models",
-)
-def dbt_models(
+def dbt_build_args(variables: Mapping[str, Any]) -> list[str]:
+    """`dbt build`, with ``variables`` as --vars when there are any. The hook for the quality
+    thresholds: pass the quality rules' dbt vars here once the quality models read them. Vars
+    that stay the same from run to run keep partial parsing; the run window, which changes every
+    run, goes in the environment instead (see dbt_environment)."""
+    if not variables:
+        return ["build"]
+    return ["build", "--vars", json.dumps(dict(variables), sort_keys=True)]
+
+
+@functools.cache
+def dbt_models_definition() -> dg.AssetsDefinition:
+    """The dbt multi-asset, defined once per process from the prepared manifest."""
+
+    @dbt_assets(
+        manifest=prepared_manifest(),
+        project=dbt_project,
+        dagster_dbt_translator=translator,
+        pool=WAREHOUSE_POOL,
+        name="dbt_models",
+    )
+    def dbt_models(
+        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    ) -> Iterator[Any]:
+        """Seeds, snapshot, staging, intermediate and marts, built and tested in one dbt
+        invocation: incremental models over the run's trading days, the rest whole."""
+        yield from build_dbt_project(context, dbt, warehouse)
+
+    return dbt_models
+
+
+def dbt_asset_key(name: str) -> dg.AssetKey:
+    """The Dagster key of the dbt model, seed or snapshot ``name``, as the translator names it:
+    the one way other definitions refer to a dbt asset. KeyError when the project has none."""
+    return get_asset_key_for_model([dbt_models_definition()], name)
+
+
+def build_dbt_project(
     context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
 ) -> Iterator[Any]:
-    """Seeds, snapshot, staging, intermediate and marts, built and tested in one dbt invocation:
-    incremental models over the run's trading days, the rest whole."""
     with retry_transient_errors(context):
         # dbt gives up on a locked file at once, with DuckDB's bare IO error: wait here, as every
         # other step does, and let the retry policy take over when the holder stays.
@@ -232,8 +256,8 @@ def dbt_models(
             warehouse.database_path, lock_timeout_seconds=warehouse.lock_timeout_seconds
         ).close()
         # the subprocess copies the environment when it starts, inside this block
-        with settings.environment(dbt_environment(run_window(context.run.tags))):
-            invocation = dbt.cli(["build"], context=context, raise_on_error=False)
+        with settings.environment(dbt_environment(run_window(context), warehouse.database_path)):
+            invocation = dbt.cli(dbt_build_args({}), context=context, raise_on_error=False)
         # On DuckDB, dagster-dbt reads row counts and column types after dbt has exited.
         events = list(
             invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)
@@ -250,6 +274,18 @@ def dbt_models(
     if failure is not None:
         raise dg.Failure(description=failure.message, metadata=failure.metadata())
     keep_parse_state(invocation.target_path / PARTIAL_PARSE_FILE.name)
+
+
+def __getattr__(name: str) -> dg.AssetsDefinition:
+    # `assets.dbt_models`, defined on first use (see dbt_models_definition)
+    if name == "dbt_models":
+        return dbt_models_definition()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dg.definitions
+def dbt_definitions() -> dg.Definitions:
+    return dg.Definitions(assets=[dbt_models_definition()])
 
 
 def close_adapter_connections(invocation: DbtCliInvocation) -> None:
@@ -362,7 +398,7 @@ def with_table_metadata(event: Any, connection: duckdb.DuckDBPyConnection) -> An
     """The event with the row count dagster-dbt leaves out (views) and, for a mart, a preview."""
     if not isinstance(event, dg.Output | dg.AssetMaterialization):
         return event
-    spec = dbt_models.specs_by_key[dbt_output_key(event)]
+    spec = dbt_models_definition().specs_by_key[dbt_output_key(event)]
     relation = relation_of(spec.metadata)
     if relation is None:
         return event
@@ -406,7 +442,7 @@ def sql_type(adapter_type: str) -> str:
 def dbt_output_key(event: dg.Output | dg.AssetMaterialization) -> dg.AssetKey:
     if isinstance(event, dg.AssetMaterialization):
         return event.asset_key
-    return dbt_models.keys_by_output_name[event.output_name]
+    return dbt_models_definition().keys_by_output_name[event.output_name]
 
 
 def relation_of(metadata: Mapping[str, Any]) -> str | None:
@@ -432,7 +468,7 @@ def keep_parse_state(written: Path) -> None:
 def prune_invocation_folders(target: Path, *, keep: int) -> list[Path]:
     """Deletes all but the `keep` newest invocation folders of this asset in `target`."""
     folders = sorted(
-        (path for path in target.glob(f"{dbt_models.op.name}-*") if path.is_dir()),
+        (path for path in target.glob(f"{dbt_models_definition().op.name}-*") if path.is_dir()),
         key=lambda path: path.stat().st_mtime,
         reverse=True,
     )

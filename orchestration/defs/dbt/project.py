@@ -1,6 +1,8 @@
-"""The dbt project as Dagster sees it. The manifest is prepared here when it is missing, so a fresh
-clone loads under `dagster dev`, `dagster asset materialize`, the CLI and pytest alike."""
+"""The dbt project as Dagster sees it. Importing this module runs nothing: the manifest the dbt
+assets are defined from is prepared by ``prepared_manifest()`` when the definitions are built, so a
+fresh clone loads under `dg dev`, `dagster asset materialize`, the CLI and pytest alike."""
 
+import functools
 import shutil
 import sys
 from pathlib import Path
@@ -8,6 +10,11 @@ from pathlib import Path
 from dagster_dbt import DbtCliResource, DbtProject
 
 from warehouse import settings
+
+dbt_project = DbtProject(
+    project_dir=settings.DBT_PROJECT_DIR,
+    profiles_dir=settings.DBT_PROJECT_DIR,
+)
 
 
 def dbt_executable() -> str:
@@ -26,10 +33,12 @@ def parse_dbt_project() -> Path:
     return dbt_project.manifest_path
 
 
-dbt_project = DbtProject(
-    project_dir=settings.DBT_PROJECT_DIR,
-    profiles_dir=settings.DBT_PROJECT_DIR,
-)
-dbt_project.prepare_if_dev()
-if not dbt_project.manifest_path.exists():
-    parse_dbt_project()
+@functools.cache
+def prepared_manifest() -> Path:
+    """The manifest, prepared once per process: re-parsed under `dg dev` (dagster-dbt's
+    prepare_if_dev, so edited models show up; it does nothing elsewhere, and tests parse the
+    project once per session in conftest.py), parsed when missing (a fresh clone)."""
+    dbt_project.prepare_if_dev()
+    if not dbt_project.manifest_path.exists():
+        parse_dbt_project()
+    return dbt_project.manifest_path

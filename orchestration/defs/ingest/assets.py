@@ -1,23 +1,24 @@
 """Ingestion: the universe, exchange calendars and market data into the warehouse's `raw` schema.
 
 Every write is one transaction per run (all partitions of a backfill, or the nightly trailing
-window), so a failure part-way leaves the warehouse as it was."""
+window), so a failure part-way leaves the warehouse as it was.
 
+The daily market data is partitioned by trading day; its partitions definition reads the history
+start setting, so those assets are defined when the definitions are built (``ingest_definitions``),
+not at import."""
+
+import functools
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
 
 from orchestration.build import PROGRESS_NOTICE
 from orchestration.metadata import column_schema, load_metadata, preview
-from orchestration.partitions import (
-    history_start,
-    partition_dates,
-    run_window,
-    trading_day_partitions,
-)
+from orchestration.partitions import RunWindow, history_start, run_window, trading_day_partitions
+from orchestration.pools import WAREHOUSE_POOL
 from orchestration.resources import MarketDataResource, UniverseResource, WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse import storage
@@ -29,7 +30,6 @@ from warehouse.universe import Security, universe_frame
 
 GROUP = "ingest"
 KINDS = {"python", "duckdb"}
-WAREHOUSE_POOL = "warehouse"
 OWNERS = ["team:market-data"]
 TAGS = {"layer": "raw"}
 # Loaded every weekday evening: Friday's load is three days old on Monday evening, a long weekend
@@ -46,15 +46,20 @@ def _table_metadata(table: str) -> dict[str, object]:
 
 
 def _raw_spec(
-    table: str, description: str, *, deps: Sequence[str] = (), partitioned: bool = False
+    table: str,
+    description: str,
+    *,
+    deps: Sequence[str] = (),
+    partitions_def: dg.PartitionsDefinition | None = None,
 ) -> dg.AssetSpec:
+    partitioned = partitions_def is not None
     return dg.AssetSpec(
         key=["raw", table],
         description=description,
         group_name=GROUP,
         kinds=KINDS,
         deps=[["raw", dep] for dep in deps],
-        partitions_def=trading_day_partitions if partitioned else None,
+        partitions_def=partitions_def,
         freshness_policy=DAILY_MARKET_DATA_FRESHNESS if partitioned else None,
         metadata=_table_metadata(table),
         owners=OWNERS,
@@ -80,7 +85,8 @@ def nothing_to_load(window: tuple[date, date], coverage: tuple[date, date] | Non
 
 @dataclass(frozen=True)
 class Fetched:
-    """What one ingestion step got from the source: frames by raw table, and the tickers it lacks."""
+    """What one ingestion step got from the source: frames by raw table, and the tickers it
+    lacks."""
 
     tables: dict[str, pd.DataFrame]
     failures: Sequence[TickerFailure]
@@ -98,14 +104,16 @@ def _ingest(
 ) -> tuple[storage.LoadReport, Fetched]:
     """Fetches, refuses a load that lost too much of the universe, then writes every table and
     the load log in one transaction."""
-    started_at = datetime.now(timezone.utc)
+    started_at = datetime.now(UTC)
     with retry_transient_errors(context):
         source = market_data.build()
         fetched = fetch(source)
         check_failure_budget(len(requested), fetched.failures, max_failed_share)
         for failure in fetched.failures:
             context.log.warning(f"{failure.ticker}: {failure.reason}")
-        report = _write_load(context, warehouse, source.name, window, requested, fetched, started_at)
+        report = _write_load(
+            context, warehouse, source.name, window, requested, fetched, started_at
+        )
     return report, fetched
 
 
@@ -154,7 +162,7 @@ def _write_reference(
 
 def _skip_reason(context: dg.AssetExecutionContext, market_data: MarketDataResource) -> str | None:
     """Why this run has nothing to load (see nothing_to_load), logged once per step."""
-    window = run_window(context.run.tags)
+    window = run_window(context)
     if window is None:
         return None
     with retry_transient_errors(context):
@@ -229,104 +237,129 @@ def exchange_sessions(
     )
 
 
-@dg.multi_asset(
-    specs=[
-        _raw_spec(
-            "daily_prices",
-            "Daily OHLC, close, adjusted close and volume per security and exchange-local trading "
-            "date. Partitioned by trading day; a backfill is one run with batched downloads.",
-            deps=["securities"],
-            partitioned=True,
-        ),
-        _raw_spec(
-            "corporate_actions",
-            "Dividends (per share, ex-date) and splits (ratio) seen in the same download as the prices.",
-            deps=["securities"],
-            partitioned=True,
-        ),
-    ],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
-    name="daily_prices",
-)
-def daily_prices(
-    context: dg.AssetExecutionContext,
-    universe: UniverseResource,
-    market_data: MarketDataResource,
-    warehouse: WarehouseResource,
-):
-    """Prices and corporate actions of every equity, ETF and index trading in the run's window."""
-    if _skip_reason(context, market_data) is not None:
-        return
-    window = partition_dates(context)
-    requested = securities_trading_between(universe.load().priced_securities(), *window)
+def _partition_window(context: dg.AssetExecutionContext) -> RunWindow:
+    window = run_window(context)
+    if window is None:  # Dagster tags every run of a partitioned asset with its partitions
+        raise dg.Failure(f"{context.op_def.name} runs over partitions, and this run has none")
+    return window
 
-    def fetch(source: MarketDataSource) -> Fetched:
-        batch = source.fetch_prices(requested, *window)
-        # a new split (or adj_close dividend) restates history: re-fetch it, one basis stored
-        with warehouse.connect() as connection:
-            batch = with_restated_history(connection, source, requested, batch, window[1])
-        return Fetched({"daily_prices": batch.prices, "corporate_actions": batch.actions}, batch.failures)
 
-    report, fetched = _ingest(
-        context,
-        warehouse,
-        market_data,
-        window=window,
-        requested=requested,
-        fetch=fetch,
-        max_failed_share=market_data.max_failed_share,
+@functools.cache
+def partitioned_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
+    """The daily prices (with corporate actions) and FX rates, on the trading-day partitions.
+    Defined once per process: every definition of the code location shares the same objects."""
+    partitions_def = trading_day_partitions()
+
+    @dg.multi_asset(
+        specs=[
+            _raw_spec(
+                "daily_prices",
+                "Daily OHLC, close, adjusted close and volume per security and exchange-local "
+                "trading date. Partitioned by trading day; a backfill is one run with batched "
+                "downloads.",
+                deps=["securities"],
+                partitions_def=partitions_def,
+            ),
+            _raw_spec(
+                "corporate_actions",
+                "Dividends (per share, ex-date) and splits (ratio) seen in the same download as "
+                "the prices.",
+                deps=["securities"],
+                partitions_def=partitions_def,
+            ),
+        ],
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        pool=WAREHOUSE_POOL,
+        name="daily_prices",
     )
-    for table, date_column in (("daily_prices", "trade_date"), ("corporate_actions", "action_date")):
+    def daily_prices(
+        context: dg.AssetExecutionContext,
+        universe: UniverseResource,
+        market_data: MarketDataResource,
+        warehouse: WarehouseResource,
+    ):
+        """Prices and corporate actions of every equity, ETF and index trading in the run's
+        window."""
+        if _skip_reason(context, market_data) is not None:
+            return
+        window = _partition_window(context)
+        requested = securities_trading_between(universe.load().priced_securities(), *window)
+
+        def fetch(source: MarketDataSource) -> Fetched:
+            batch = source.fetch_prices(requested, *window)
+            # a new split (or adj_close dividend) restates history: re-fetch it, one basis stored
+            with warehouse.connect() as connection:
+                batch = with_restated_history(connection, source, requested, batch, window[1])
+            tables = {"daily_prices": batch.prices, "corporate_actions": batch.actions}
+            return Fetched(tables, batch.failures)
+
+        report, fetched = _ingest(
+            context,
+            warehouse,
+            market_data,
+            window=window,
+            requested=requested,
+            fetch=fetch,
+            max_failed_share=market_data.max_failed_share,
+        )
+        for table, date_column in (
+            ("daily_prices", "trade_date"), ("corporate_actions", "action_date")
+        ):
+            yield dg.MaterializeResult(
+                asset_key=["raw", table],
+                metadata=load_metadata(
+                    report, table, fetched.tables[table], date_column=date_column
+                ),
+            )
+
+
+    @dg.asset(
+        key=["raw", "fx_rates"],
+        deps=[securities],
+        group_name=GROUP,
+        kinds=KINDS,
+        owners=OWNERS,
+        tags=TAGS,
+        partitions_def=partitions_def,
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        freshness_policy=DAILY_MARKET_DATA_FRESHNESS,
+        pool=WAREHOUSE_POOL,
+        metadata=_table_metadata("fx_rates"),
+        output_required=False,  # nothing to load after a replayed snapshot's last day
+    )
+    def fx_rates(
+        context: dg.AssetExecutionContext,
+        universe: UniverseResource,
+        market_data: MarketDataResource,
+        warehouse: WarehouseResource,
+    ) -> Iterator[dg.MaterializeResult]:
+        """Daily FX quotes for every non-USD currency of the universe (e.g. JPY=X yen per dollar,
+        EURUSD=X dollars per euro), used to put every market value in USD."""
+        if _skip_reason(context, market_data) is not None:
+            return
+        window = _partition_window(context)
+        requested = securities_trading_between(universe.load().fx_pairs(), *window)
+
+        def fetch(source: MarketDataSource) -> Fetched:
+            result = source.fetch_fx(requested, *window)
+            return Fetched({"fx_rates": result.frame}, result.failures)
+
+        report, fetched = _ingest(
+            context,
+            warehouse,
+            market_data,
+            window=window,
+            requested=requested,
+            fetch=fetch,
+            max_failed_share=market_data.max_failed_share,
+        )
         yield dg.MaterializeResult(
-            asset_key=["raw", table],
-            metadata=load_metadata(report, table, fetched.tables[table], date_column=date_column),
+            metadata=load_metadata(
+                report, "fx_rates", fetched.tables["fx_rates"], date_column="rate_date"
+            )
         )
 
-
-@dg.asset(
-    key=["raw", "fx_rates"],
-    deps=[securities],
-    group_name=GROUP,
-    kinds=KINDS,
-    owners=OWNERS,
-    tags=TAGS,
-    partitions_def=trading_day_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    freshness_policy=DAILY_MARKET_DATA_FRESHNESS,
-    pool=WAREHOUSE_POOL,
-    metadata=_table_metadata("fx_rates"),
-    output_required=False,  # nothing to load after a replayed snapshot's last day
-)
-def fx_rates(
-    context: dg.AssetExecutionContext,
-    universe: UniverseResource,
-    market_data: MarketDataResource,
-    warehouse: WarehouseResource,
-) -> Iterator[dg.MaterializeResult]:
-    """Daily FX quotes for every non-USD currency of the universe (e.g. JPY=X yen per dollar,
-    EURUSD=X dollars per euro), used to put every market value in USD."""
-    if _skip_reason(context, market_data) is not None:
-        return
-    window = partition_dates(context)
-    requested = securities_trading_between(universe.load().fx_pairs(), *window)
-
-    def fetch(source: MarketDataSource) -> Fetched:
-        result = source.fetch_fx(requested, *window)
-        return Fetched({"fx_rates": result.frame}, result.failures)
-
-    report, fetched = _ingest(
-        context,
-        warehouse,
-        market_data,
-        window=window,
-        requested=requested,
-        fetch=fetch,
-        max_failed_share=market_data.max_failed_share,
-    )
-    yield dg.MaterializeResult(
-        metadata=load_metadata(report, "fx_rates", fetched.tables["fx_rates"], date_column="rate_date")
-    )
+    return daily_prices, fx_rates
 
 
 def _company_facts_asset(
@@ -388,8 +421,8 @@ shares_outstanding = _company_facts_asset(
 )
 fundamentals = _company_facts_asset(
     "fundamentals",
-    "Company facts (name, sector, industry, shares, market cap, valuation ratios): one snapshot per "
-    "ticker per as-of date, so their history is kept.",
+    "Company facts (name, sector, industry, shares, market cap, valuation ratios): one snapshot "
+    "per ticker per as-of date, so their history is kept.",
     lambda source, requested, today: source.fetch_fundamentals(requested, today),
     "as_of_date",
 )
@@ -410,3 +443,27 @@ load_log = _raw_spec(
 load_failures = _raw_spec(
     "load_failures", "Tickers the source could not deliver in a load, with the reason."
 )
+
+
+def __getattr__(name: str) -> dg.AssetsDefinition:
+    # `assets.daily_prices` and `assets.fx_rates`, defined on first use (see partitioned_assets)
+    by_name = {"daily_prices": 0, "fx_rates": 1}
+    if name in by_name:
+        return partitioned_assets()[by_name[name]]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+@dg.definitions
+def ingest_definitions() -> dg.Definitions:
+    return dg.Definitions(
+        assets=[
+            securities,
+            exchange_sessions,
+            *partitioned_assets(),
+            shares_outstanding,
+            fundamentals,
+            quarterly_financials,
+            load_log,
+            load_failures,
+        ]
+    )

@@ -11,6 +11,9 @@ from typing import Any
 
 import dagster as dg
 
+from orchestration.defs.dbt.assets import dbt_asset_key, dbt_models_definition
+from orchestration.defs.dbt.project import dbt_project
+from orchestration.pools import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse import publish, settings
@@ -18,14 +21,13 @@ from warehouse.quality.tables import QUALITY_TABLES as QUALITY_TABLE_SPECS
 from warehouse.storage import RAW_TABLES
 
 GROUP = "publish"
-WAREHOUSE_POOL = "warehouse"
 MART_SCHEMA = "marts"
 # Readers query the anomaly record too, so the copy waits for that night's flags.
 QUALITY_TABLES = (
     dg.AssetKey(["quality", "price_anomalies"]),
     dg.AssetKey(["quality", "detected_market_events"]),
 )
-# The marts readers query; every other model in dbt's `marts` folder is added from the manifest.
+# The marts readers query; every other model dbt builds in the `marts` schema is added.
 MARTS = (
     "fct_daily_returns",
     "dim_security",
@@ -35,24 +37,12 @@ MARTS = (
 )
 
 
-def mart_asset_keys(manifest: Mapping[str, Any] | None = None) -> list[dg.AssetKey]:
-    """The Dagster keys of the dbt marts, as the dbt translator names them; ``["marts", name]``
-    for a mart the manifest does not (yet) hold."""
-    if manifest is None:
-        manifest = _dbt_manifest()
-    keys: dict[str, dg.AssetKey] = {name: dg.AssetKey([MART_SCHEMA, name]) for name in MARTS}
-    if manifest:
-        # The dbt assets' own translator names the keys, so the edges always meet the dbt assets.
-        from orchestration.defs.dbt.assets import translator
-
-        for node in manifest.get("nodes", {}).values():
-            if node.get("resource_type") != "model":
-                continue
-            fqn = node.get("fqn", [])
-            in_marts = len(fqn) > 2 and fqn[1] == MART_SCHEMA
-            if in_marts or node.get("name") in MARTS:
-                keys[node["name"]] = translator.get_asset_key(node)
-    return [keys[name] for name in sorted(keys)]
+def mart_asset_keys() -> list[dg.AssetKey]:
+    """The Dagster keys of the dbt marts, as the dbt assets name them: MARTS (a KeyError when
+    the project lost one) and every other dbt asset in the marts schema."""
+    keys = {dbt_asset_key(name) for name in MARTS}
+    keys |= {key for key in dbt_models_definition().keys if key.path[0] == MART_SCHEMA}
+    return sorted(keys, key=lambda key: key.path[-1])
 
 
 # dbt resources that are relations in the warehouse (tests and ephemeral models are not).
@@ -74,8 +64,6 @@ def documented_relations(manifest: Mapping[str, Any]) -> set[str]:
 
 def _dbt_manifest() -> dict[str, Any] | None:
     try:
-        from orchestration.defs.dbt.project import dbt_project
-
         return json.loads(dbt_project.manifest_path.read_text())
     except (OSError, ValueError):
         return None
@@ -126,7 +114,8 @@ def publish_metadata(result: publish.PublishResult) -> dict[str, Any]:
         "dagster/row_count": sum(result.tables.values()),
         "tables": dg.MetadataValue.table(
             records=[
-                dg.TableRecord({"table": name, "rows": rows}) for name, rows in result.tables.items()
+                dg.TableRecord({"table": name, "rows": rows})
+                for name, rows in result.tables.items()
             ],
             schema=dg.TableSchema(
                 columns=[dg.TableColumn("table", "string"), dg.TableColumn("rows", "int")]

@@ -13,26 +13,24 @@ from typing import Any
 import dagster as dg
 import duckdb
 
+from orchestration.defs.dbt.assets import dbt_asset_key
 from orchestration.defs.reports.inline import inline_chart
 from orchestration.metadata import OWNERS
+from orchestration.pools import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse import charts, reports, settings
 
 GROUP = "reports"
-WAREHOUSE_POOL = "warehouse"
 INDEX_FILE = "index.html"
 # How the footnote names each value of raw.daily_prices.source.
 SOURCE_NAMES = {
     "yfinance": "Yahoo Finance (yfinance)",
     "snapshot": "the bundled snapshot of public market data (warehouse/snapshot/SOURCES.md)",
 }
-# What the charts read; the dbt translator names these keys (a test holds them to the graph).
-UPSTREAM = [
-    dg.AssetKey(["marts", "fct_event_impact"]),
-    dg.AssetKey(["marts", "agg_event_sector_impact"]),
-    dg.AssetKey(["reference", "events"]),
-]
+# What the charts read: two marts and the events seed.
+UPSTREAM = [dbt_asset_key(name) for name in
+            ("fct_event_impact", "agg_event_sector_impact", "events")]
 
 
 @dg.asset(

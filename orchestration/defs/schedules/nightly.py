@@ -1,16 +1,12 @@
 """The nightly refresh: after the US close on weekdays, ingest a trailing window of sessions, build
 the dbt models and run every check, in one run and one process."""
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import dagster as dg
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
-from orchestration.partitions import MARKET_TIMEZONE
+from orchestration.partitions import MARKET_TIMEZONE, RunWindow
 from warehouse.loading import trailing_weekdays
 
 NIGHTLY_CRON = "30 18 * * 1-5"
@@ -30,21 +26,17 @@ nightly_refresh_job = dg.define_asset_job(
 )
 
 
-def tonights_window(now: datetime) -> tuple[date, date]:
+def tonights_window(now: datetime) -> RunWindow:
     """The trailing sessions the evening run of ``now``'s date loads (New York date)."""
-    return trailing_weekdays(now.astimezone(ZoneInfo(MARKET_TIMEZONE)).date(), TRAILING_SESSIONS)
+    return RunWindow(
+        *trailing_weekdays(now.astimezone(ZoneInfo(MARKET_TIMEZONE)).date(), TRAILING_SESSIONS)
+    )
 
 
 def nightly_run_request(scheduled_for: datetime) -> dg.RunRequest:
     """The run for one evening: the partition range of the trailing sessions, ending today."""
-    first_day, last_day = tonights_window(scheduled_for)
-    return dg.RunRequest(
-        run_key=f"nightly-{last_day.isoformat()}",
-        tags={
-            ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
-            ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat(),
-        },
-    )
+    window = tonights_window(scheduled_for)
+    return dg.RunRequest(run_key=f"nightly-{window.last_day.isoformat()}", tags=window.run_tags())
 
 
 @dg.schedule(

@@ -1,8 +1,11 @@
-{#- A WHERE clause that keeps the quarantined bars of `raw_table` (impossible values, see
-    docs/QUALITY.md) out of a staging model, so they never reach the marts. The relation check lets
-    dbt run on a warehouse the quality assets never ran on (tests/dbt_helpers.py builds raw alone). -#}
+{#- A WHERE clause that keeps the quarantined bars of `raw_table` (impossible values, one-day
+    spikes; models/quality/quarantined_prices.sql) out of a staging model, so they never reach the
+    marts. The staging model also depends on quarantine_load_health, whose test stops dbt build
+    before staging when the load is broken. The relation check lets a selection that leaves the
+    quality models out (`dbt run --select stg_daily_prices` on a new warehouse) still run. -#}
 {% macro exclude_quarantined(raw_table, alias, date_column) -%}
-{%- set quarantine = source('quality', 'quarantined_prices') -%}
+-- depends_on: {{ ref('quarantine_load_health') }}
+{%- set quarantine = ref('quarantined_prices') -%}
 {%- if load_relation(quarantine) is not none %}
 where not exists (
     select 1

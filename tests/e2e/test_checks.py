@@ -4,6 +4,7 @@ warehouses with bad bars injected into the source."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -14,8 +15,8 @@ import pytest
 
 from orchestration.defs.checks import price_checks, quarantine
 from orchestration.defs.checks.resources import QualityRulesResource
-from orchestration.defs.dbt.assets import dbt_models
-from orchestration.defs.dbt.project import dbt_cli
+from orchestration.defs.dbt.assets import dbt_models, descendants
+from orchestration.defs.dbt.project import dbt_cli, dbt_project
 from orchestration.defs.ingest import assets as ingest
 from orchestration.resources import MarketDataResource, UniverseResource, WarehouseResource
 from tests.dbt_helpers import run_dbt
@@ -90,13 +91,15 @@ def test_the_checks_report_their_findings_as_metadata(built_warehouse: Path) -> 
 
     # invoked directly, without a run: each check judges the latest load
     context = dg.build_asset_check_context()
-    moves = price_checks.large_moves(context, warehouse=warehouse, quality_rules=rules)
+    moves = price_checks.large_moves(context, warehouse=warehouse)
     assert (moves.passed, moves.severity) == (False, dg.AssetCheckSeverity.WARN)
     records = moves.metadata["moves"].value.records
     assert len(records) == 50
     assert moves.metadata["by_classification"].value["market_event"] > 0
 
-    assert quarantine.integrity(context, warehouse=warehouse, quality_rules=rules).passed
+    integrity = quarantine.integrity(context, warehouse=warehouse)
+    assert integrity.passed
+    assert integrity.metadata["fx_range_quirks_kept"].value == 53
 
     _, missing, fresh = price_checks.prices_checks
     gaps = missing(context, warehouse=warehouse)
@@ -109,8 +112,8 @@ def test_the_checks_report_their_findings_as_metadata(built_warehouse: Path) -> 
     _, _, fx_fresh = price_checks.fx_checks
     assert fx_fresh(context, warehouse=warehouse, universe=UNIVERSE, quality_rules=rules).passed
 
-    failures = {next(iter(check.check_keys)).asset_key.to_user_string(): check(context, warehouse=warehouse)
-                for check in price_checks.source_failure_checks}
+    failures = {next(iter(check.check_keys)).asset_key.to_user_string():
+                check(context, warehouse=warehouse) for check in price_checks.source_failure_checks}
     assert failures["raw/daily_prices"].passed
     fundamentals = failures["raw/fundamentals"]
     assert not fundamentals.passed
@@ -148,7 +151,7 @@ def _source_with_closes_above_high(monkeypatch: pytest.MonkeyPatch, tickers: lis
 
 def _materialize(assets: list, path: Path, **extra_resources: object) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        [*INGEST, quarantine.quarantined_prices, quarantine.integrity, *assets],
+        [*INGEST, *assets],
         resources={
             "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=1),
             "universe": UNIVERSE,
@@ -162,22 +165,19 @@ def _materialize(assets: list, path: Path, **extra_resources: object) -> dg.Exec
     )
 
 
-def _integrity(result: dg.ExecuteInProcessResult) -> dg.AssetCheckEvaluation:
-    (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == "integrity"]
-    return evaluation
-
-
 def test_a_bad_tick_is_quarantined_reported_and_never_staged(
     warehouse_file: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     _source_with_closes_above_high(monkeypatch, ["NVDA"])
-    result = _materialize([], warehouse_file)
-    assert result.success
-    evaluation = _integrity(result)
+    assert _materialize([], warehouse_file).success
+    # the quarantine and the staging views, as dbt build runs them in the nightly job
+    run_dbt(warehouse_file, "run", "--select", "quality", "staging", "fx_range_quirks",
+            dbt_vars={"refresh_start": WINDOW[0]}, target_dir=tmp_path / "dbt")
+    evaluation = quarantine.integrity(dg.build_asset_check_context(),
+                                      warehouse=WarehouseResource(path=str(warehouse_file)))
     assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert "1 bar(s) quarantined (1 close_outside_range)" in evaluation.description
 
-    run_dbt(warehouse_file, "run", "--select", "stg_daily_prices", target_dir=tmp_path / "dbt")
     nvda = ("select count(*) as bars from {} where ticker = 'NVDA' "
             "and trade_date = '2025-01-27'")
     assert _rows(warehouse_file, nvda.format("raw.daily_prices"))["bars"].item() == 1
@@ -192,10 +192,24 @@ def test_a_broken_load_stops_the_dbt_models(
     _source_with_closes_above_high(monkeypatch, ["NVDA", "AVGO", "TSM"])  # 3 of 46 bars: 6.5%
     result = _materialize([dbt_models], warehouse_file, dbt=dbt_cli())
     assert not result.success
-    evaluation = _integrity(result)
+    # dbt's blocking test on the quarantine's load health: failed, severity error
+    (evaluation,) = [e for e in result.get_asset_check_evaluations()
+                     if e.check_name == "load_is_not_broken"]
     assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.ERROR)
-    assert "3 of 46 bars of raw.daily_prices (6.5%)" in evaluation.description
-    materialized = {event.asset_key.path[0] for event in result.get_asset_materialization_events()}
-    assert materialized == {"raw", "quality"}
+    health = _rows(warehouse_file, "select bars, quarantined_bars, is_systemic "
+                   "from quality.quarantine_load_health where table_name = 'raw.daily_prices'")
+    assert health.iloc[0].tolist() == [46, 3, True]
+    # the quarantine ran; nothing downstream of its load health did: the price staging models,
+    # the marts built on them, the anomaly record (models that read no staged price, such as the
+    # seeds or the raw coverage findings, may run)
+    manifest = json.loads(dbt_project.manifest_path.read_text())
+    blocked = {manifest["nodes"][unique_id]["name"] for unique_id in descendants(
+        manifest["child_map"], ["model.market_warehouse.quarantine_load_health"])
+        if unique_id.startswith("model.")}
+    assert {"stg_daily_prices", "fct_daily_returns", "price_anomalies"} <= blocked
+    materialized = {event.asset_key for event in result.get_asset_materialization_events()}
+    assert not {key.path[-1] for key in materialized} & blocked
+    assert {"quarantined_prices", "quarantine_load_health"} <= {
+        key.path[-1] for key in materialized if key.path[0] == "quality"}
     assert _rows(warehouse_file, "select count(*) as n from quality.quarantined_prices")[
         "n"].item() == 3

@@ -1,16 +1,13 @@
-"""Data quality of the warehouse: pure, typed rules and the set-based DuckDB SQL that applies them.
+"""What of the data quality stays in Python. The quarantine, the large-move classification, stale
+closes, missing sessions, the anomaly record and the detected market events are dbt models
+(dbt_project/models/quality and dbt_project/models/findings); the Dagster checks read them.
 
-- ``rules``: the vocabulary (checks, classifications, quarantine reasons) and the thresholds.
-- ``integrity``: impossible raw bars, quarantined (``quality.quarantined_prices``), and whether a
-  load is broken rather than carrying a bad tick.
-- ``moves``: large one-day moves, classified (market event, corporate action, suspect data,
-  idiosyncratic), and the market shocks they add up to.
-- ``coverage``: stale closes, missing sessions, freshness of the latest session, source failures.
-- ``anomalies``: the record of every flag (``quality.price_anomalies``) and of the detected market
-  events (``quality.detected_market_events``).
-- ``tables``: the quality tables, declared once, and their set-based writes.
-- ``sql``: what the checks' SQL shares: the raw bars of both price tables, the latest load's
-  window, parameter binding.
+- ``rules``: the thresholds (the defaults of the ``quality_rules`` resource, passed to dbt as
+  vars) and the quarantine reasons.
+- ``bar_rules``: the per-bar rules the raw writes apply to a re-delivered bar before it may replace
+  a stored one (the dbt quarantine applies the same rules to the stored bars).
+- ``coverage``: the latest completed session of each exchange (exchange_calendars), and the
+  tickers the source could not deliver.
 
 The rules are documented with worked examples in docs/QUALITY.md.
 """

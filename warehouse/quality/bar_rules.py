@@ -1,12 +1,13 @@
-"""The rules that find an impossible bar from its own values, written once: the quarantine applies
-them to the stored bars, the raw writes to a re-delivered bar before it may replace a stored one.
+"""The rules that find an impossible bar from its own values, as the raw writes apply them to a
+re-delivered bar before it may replace a stored one (``warehouse.storage.writes``). The quarantine
+of the stored bars is the dbt model ``quality/quarantined_prices``, which applies the same rules in
+dbt's SQL; tests/unit/test_quality_bar_rules_in_dbt.py holds the two equal on a crafted frame.
 
 This module imports no storage code, so ``warehouse.storage`` can use it without a cycle."""
 
 from __future__ import annotations
 
 from warehouse.quality.rules import QuarantineReason
-from warehouse.quality.sql import PRICES_TABLE
 
 _OUTSIDE_RANGE = "({price} > high or {price} < low)"
 
@@ -19,9 +20,12 @@ def shown(*prices: str) -> str:
 
 OHLC = shown("open", "high", "low", "close")
 
-# (reason, condition on one bar, SQL text of its evidence). A bar has the columns of
-# sql.bars_between: table_name, ticker, trade_date, open, high, low, close, adj_close, volume.
-# Currency bars are exempt from the range rules (Yahoo's FX quirk, see integrity.py).
+PRICES_TABLE = "raw.daily_prices"
+
+# (reason, condition on one bar, SQL text of its evidence). A bar has the columns table_name,
+# ticker, trade_date, open, high, low, close, adj_close, volume (FX bars: no adj_close, no volume).
+# Currency bars are exempt from the range rules: Yahoo's FX open and close now and then lie just
+# outside a stale [low, high], and the close is the rate the warehouse uses (docs/QUALITY.md).
 BAR_RULES: tuple[tuple[QuarantineReason, str, str], ...] = (
     (QuarantineReason.MISSING_CLOSE, "close is null", "'close is null'"),
     (QuarantineReason.NON_POSITIVE_PRICE, "least(open, high, low, close, adj_close) <= 0",

@@ -1,37 +1,15 @@
-"""The vocabulary and the thresholds of the quality checks, typed and validated in one place.
+"""The thresholds of the quality rules, typed and validated in one place, and the vocabulary the
+Python that remains (the raw writes' rejection of bad corrections, the checks) shares with the dbt
+quality models.
 
-The SQL of the checks receives these values as bound parameters named after the fields, so a
-threshold is defined once (here), configured once (the Dagster resource built from these
-defaults) and documented once (docs/QUALITY.md)."""
+A threshold is defined once (here), configured once (the Dagster resource ``quality_rules``, built
+from these defaults, which passes them to dbt as the vars ``quality_<field>``) and documented once
+(docs/QUALITY.md)."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from enum import StrEnum
-
-
-class Check(StrEnum):
-    """What a row of ``quality.price_anomalies`` was flagged by."""
-
-    LARGE_DROP = "large_drop"
-    LARGE_RISE = "large_rise"
-    # A move a split or dividend on its date explains: recorded for audit, never counted as a move.
-    CORPORATE_ACTION_MOVE = "corporate_action_move"
-    STALE_CLOSE = "stale_close"
-    MISSING_SESSION = "missing_session"
-    FX_RANGE_QUIRK = "fx_range_quirk"
-
-
-class Classification(StrEnum):
-    """What a flag most likely is. Large moves get one of the first four; the other checks find
-    data problems by construction."""
-
-    MARKET_EVENT = "market_event"
-    CORPORATE_ACTION = "corporate_action"
-    SUSPECT_DATA = "suspect_data"
-    IDIOSYNCRATIC = "idiosyncratic"
-    MISSING_DATA = "missing_data"
-    SOURCE_QUIRK = "source_quirk"
 
 
 class QuarantineReason(StrEnum):
@@ -112,17 +90,6 @@ class StalenessRules:
 
     def __post_init__(self) -> None:
         _require(self.stale_sessions >= 2, "stale_sessions must be at least 2")
-
-
-Rules = MoveRules | IntegrityRules | StalenessRules
-
-
-def sql_parameters(*rules: Rules) -> dict[str, float | int]:
-    """The rules as the named parameters of the checks' SQL (``$drop_threshold``, ...)."""
-    parameters: dict[str, float | int] = {}
-    for rule_set in rules:
-        parameters.update(asdict(rule_set))
-    return parameters
 
 
 def _require(condition: bool, message: str) -> None:

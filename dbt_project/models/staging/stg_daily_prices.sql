@@ -1,4 +1,5 @@
--- Quarantined bars (impossible values) never reach the marts: macros/exclude_quarantined.sql.
+-- Quarantined bars (models/quality/quarantined_prices.sql) never reach the marts:
+-- macros/exclude_quarantined.sql.
 select
     cast(ticker as varchar) as ticker,
     cast(trade_date as date) as trade_date,

@@ -1,5 +1,5 @@
-"""What the quality assets and checks show in the Dagster UI: the column schema of their tables,
-and the flagged rows as a table preview."""
+"""What the quality checks show in the Dagster UI: the flagged rows as a table preview, and counts
+of them."""
 
 from collections.abc import Mapping
 
@@ -7,28 +7,10 @@ import dagster as dg
 import pandas as pd
 
 from orchestration.metadata import preview
-from warehouse.quality.tables import QualityTable
 
-GROUP = "quality"
-# The findings read the marts and feed the published copy: in the quality group, which staging
-# reads (the quarantine), they would draw that group both before and after the marts.
-FINDINGS_GROUP = "findings"
-KINDS = {"duckdb", "python"}
 WAREHOUSE_POOL = "warehouse"
 # Enough rows to read a whole bad night; the table in the warehouse holds them all.
 FLAGGED_ROWS_SHOWN = 50
-
-
-def table_metadata(table: QualityTable) -> dict[str, object]:
-    return {
-        "dagster/table_name": table.qualified_name,
-        "dagster/column_schema": dg.TableSchema(
-            columns=[
-                dg.TableColumn(name=column.name, type=column.type, description=column.description)
-                for column in table.columns
-            ]
-        ),
-    }
 
 
 def flagged_rows(frame: pd.DataFrame) -> dg.MetadataValue:
@@ -47,15 +29,6 @@ def is_fraction(column: str) -> bool:
 def counts(frame: pd.DataFrame, column: str) -> dict[str, int]:
     """Rows per value of a column, most frequent first."""
     return {str(value): int(count) for value, count in frame[column].value_counts().items()}
-
-
-def run_id_of(context: dg.AssetCheckExecutionContext) -> str | None:
-    """The id of the run a check executes in, whose load window it judges; None when the check is
-    invoked directly (no run), which then judges the latest load."""
-    try:
-        return context.run.run_id
-    except dg.DagsterError:  # DagsterInvalidPropertyError: a directly invoked check has no run
-        return None
 
 
 def described_counts(counted: Mapping[str, int]) -> str:

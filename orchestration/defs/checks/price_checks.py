@@ -1,27 +1,29 @@
-"""Asset checks on what the latest refresh brought: large moves on the returns mart, stale closes,
-missing and late sessions on the raw price tables, and the tickers the source could not deliver.
+"""Asset checks on what the latest refresh brought: the large moves the dbt model
+quality/large_moves classified, the stale closes and missing sessions the dbt models
+quality/stale_closes and quality/missing_sessions found in the raw price tables, late sessions,
+and the tickers the source could not deliver.
 
-Each evaluates the window the run loaded (a check run without a load: the latest load's window),
-computed from that window's days and the look-back each rule needs, not from the whole history
-(quality.price_anomalies keeps every earlier finding), and
-fails with severity WARN: a crash is data, a gap is worth a look, neither must stop the refresh.
-Only the integrity check (quarantine.py) may stop it."""
+The moves, stale closes and missing sessions are read, not recomputed: dbt judged them over the
+window of the run (quality/quarantine_load_health records it; the whole history without one).
+Each check fails with severity WARN: a crash is data, a gap is worth a look, neither must stop the
+refresh. Only dbt's load_is_not_broken test (on quality/quarantine_load_health) may stop it."""
 
 from collections.abc import Callable, Sequence
 from datetime import date
 
 import dagster as dg
+import duckdb
 import pandas as pd
+from dagster_dbt import get_asset_key_for_model
 
-from orchestration.defs.checks.anomalies import DAILY_RETURNS, SECURITIES
 from orchestration.defs.checks.metadata import (
     WAREHOUSE_POOL,
     counts,
     described_counts,
     flagged_rows,
-    run_id_of,
 )
 from orchestration.defs.checks.resources import QualityRulesResource
+from orchestration.defs.dbt.assets import dbt_models
 from orchestration.metadata import day, percent
 from orchestration.resources import UniverseResource, WarehouseResource
 from orchestration.retries import retry_transient_errors
@@ -30,44 +32,53 @@ from warehouse.quality.coverage import (
     freshness,
     last_loaded,
     latest_load_failures,
-    missing_sessions,
-    stale_closes,
 )
-from warehouse.quality.moves import classified_moves
-from warehouse.quality.rules import Check
-from warehouse.quality.sql import FX_TABLE, LOADED_BY, PRICES_TABLE, load_window
 from warehouse.universe import Security, Universe
 
 WARN = dg.AssetCheckSeverity.WARN
+PRICES_TABLE = "raw.daily_prices"
+FX_TABLE = "raw.fx_rates"
+LOADED_BY = {PRICES_TABLE: "raw/daily_prices", FX_TABLE: "raw/fx_rates"}
+LARGE_MOVES = get_asset_key_for_model([dbt_models], "large_moves")
+STALE_CLOSES = get_asset_key_for_model([dbt_models], "stale_closes")
+MISSING_SESSIONS = get_asset_key_for_model([dbt_models], "missing_sessions")
+LOAD_HEALTH = get_asset_key_for_model([dbt_models], "quarantine_load_health")
+# A move a split or dividend explains: listed, never counted as a move.
+CORPORATE_ACTION_MOVE = "corporate_action_move"
 # The ingestion assets that log their loads. raw/corporate_actions arrives in raw/daily_prices'
 # load, so its failures are that load's.
 LOGGED_ASSETS = ("raw/daily_prices", "raw/fx_rates", "raw/fundamentals", "raw/shares_outstanding",
                  "raw/quarterly_financials")
 _SESSIONS_DEPS = [["raw", "exchange_sessions"], ["raw", "securities"]]
+# The window dbt judged a raw table over: the run's, else its latest load's, else everything.
+_WINDOW = ("select window_start, window_end from quality.quarantine_load_health "
+           "where table_name = $table_name")
+# The moves of the window (quality.large_moves also holds the move before it, classified again).
+_MOVES = ("select * from quality.large_moves where trade_date >= $window_start "
+          "order by trade_date, ticker")
+# A finding of a dbt model of one raw table, in the columns of quality.price_anomalies.
+_FINDINGS = ("select * exclude (table_name, last_date) from quality.{model} "
+             "where table_name = $table_name order by ticker, trade_date")
 
 
 @dg.asset_check(
-    asset=DAILY_RETURNS,
+    asset=LARGE_MOVES,
     name="large_moves",
     pool=WAREHOUSE_POOL,
-    additional_deps=[SECURITIES, ["raw", "corporate_actions"]],
+    additional_deps=[LOAD_HEALTH],
     description="One-day adjusted returns at or beyond the drop and rise thresholds in the window "
-    "this run loaded (else the latest load's), each classified market_event, suspect_data or "
-    "idiosyncratic with its evidence; moves a "
-    "split or dividend explains are listed as corporate_action_move and not counted as moves. "
+    "this run judged, each classified market_event, suspect_data or idiosyncratic with its "
+    "evidence by the dbt model quality/large_moves; moves a split or dividend explains are "
+    "listed as corporate_action_move and not counted as moves. "
     "WARN: a real crash is data, not an error.",
 )
 def large_moves(
-    context: dg.AssetCheckExecutionContext,
-    warehouse: WarehouseResource,
-    quality_rules: QualityRulesResource,
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
-    run_id = run_id_of(context)
     with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
-        moves = classified_moves(connection, quality_rules.move_rules(), latest_load_only=True,
-                                 run_id=run_id)
-        window = load_window(connection, PRICES_TABLE, run_id)
-    counted = moves[moves["check_name"] != Check.CORPORATE_ACTION_MOVE]
+        window = judged_window(connection, PRICES_TABLE)
+        moves = connection.execute(_MOVES, {"window_start": window[0]}).df()
+    counted = moves[moves["check_name"] != CORPORATE_ACTION_MOVE]
     by_classification = counts(counted, "classification")
     worst = worst_move(counted)
     return dg.AssetCheckResult(
@@ -103,37 +114,35 @@ def _price_table_checks(
         asset=asset_key,
         name="stale_closes",
         pool=WAREHOUSE_POOL,
-        additional_deps=_SESSIONS_DEPS,
+        additional_deps=[STALE_CLOSES, LOAD_HEALTH],
         description="Securities whose close stayed the same on stale_sessions consecutive "
         "sessions of their exchange (holidays excluded), runs reaching into the window this run "
-        "loaded (else the latest load's): a feed that stopped. A run is read back to its start.",
+        "judged, as the dbt model quality/stale_closes found them: a feed that stopped.",
     )
     def stale(
-        context: dg.AssetCheckExecutionContext,
-        warehouse: WarehouseResource,
-        quality_rules: QualityRulesResource,
+        context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
         with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
-            window = load_window(connection, table_name, run_id_of(context))
-            found = stale_closes(connection, quality_rules.staleness_rules(), table_name, window)
+            window = judged_window(connection, table_name)
+            found = _findings(connection, "stale_closes", table_name)
         return _listing_result(found, f"stale close run(s) {_described_window(window)}")
 
     @dg.asset_check(
         asset=asset_key,
         name="missing_sessions",
         pool=WAREHOUSE_POOL,
-        additional_deps=_SESSIONS_DEPS,
+        additional_deps=[MISSING_SESSIONS, LOAD_HEALTH],
         description="Trading sessions of each security's exchange, between its first and last "
         "loaded bar, that have no bar (raw.exchange_sessions; FX trades every weekday), dated in "
-        "the window this run loaded (else the latest load's); quality.price_anomalies keeps "
-        "the earlier ones.",
+        "the window this run judged, as the dbt model quality/missing_sessions found them; "
+        "quality.price_anomalies keeps the earlier ones.",
     )
     def missing(
         context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
     ) -> dg.AssetCheckResult:
         with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
-            window = load_window(connection, table_name, run_id_of(context))
-            found = missing_sessions(connection, table_name, window)
+            window = judged_window(connection, table_name)
+            found = _findings(connection, "missing_sessions", table_name)
         return _listing_result(found, f"missing session(s) {_described_window(window)}")
 
     @dg.asset_check(
@@ -242,9 +251,21 @@ def described_age(
             + (f" (latest expected session: {expected})" if expected else "") + ". ")
 
 
+def judged_window(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[date, date]:
+    """The trade dates dbt judged a raw price table over (quality.quarantine_load_health)."""
+    (window,) = con.execute(_WINDOW, {"table_name": table_name}).fetchall()
+    return window
+
+
+def _findings(con: duckdb.DuckDBPyConnection, model: str, table_name: str) -> pd.DataFrame:
+    return con.execute(_FINDINGS.format(model=model), {"table_name": table_name}).df()
+
+
 def _described_window(window: tuple[date, date]) -> str:
     if window == (date.min, date.max):
         return "over the whole table (no load logged)"
+    if window[1] == date.max:
+        return f"in the run's window (from {window[0]} on)"
     return f"in the load's window ({window[0]}..{window[1]})"
 
 

@@ -1,8 +1,12 @@
-"""The thresholds of the quality checks as one configurable resource, ``quality_rules``.
+"""The thresholds of the quality rules as one configurable resource, ``quality_rules``: the single
+place they are set. The dbt quality models read them as the vars ``quality_<field>``
+(``quality_rules_vars``), whose defaults in dbt_project.yml equal this resource's (a test holds
+them equal); the Python checks read the clock of freshness from it.
 
 Defaults come from the rule dataclasses in ``warehouse.quality.rules``; override a field in the
 launchpad's resource config, or construct the resource with other values in tests."""
 
+import math
 from datetime import UTC, datetime
 
 import dagster as dg
@@ -10,9 +14,19 @@ from pydantic import Field
 
 from warehouse.quality.rules import IntegrityRules, MoveRules, StalenessRules
 
+# The fields dbt reads, as var quality_<field>; evaluation_time is the Python checks' clock only.
+DBT_RULE_FIELDS = (
+    "drop_threshold", "rise_threshold", "benchmark_min_move", "min_peers", "peer_move_share",
+    "peer_move_ratio", "reversal_share", "adjustment_gap", "max_quarantined_share",
+    "spike_factor", "stale_sessions",
+)
+DBT_VAR_PREFIX = "quality_"
+# A spike_factor of float('inf') quarantines no spike; --vars is JSON/YAML, which has no infinity.
+_LARGEST_FACTOR = 1e308
+
 
 class QualityRulesResource(dg.ConfigurableResource):
-    """Thresholds of the large-move, integrity and staleness checks, and the clock of freshness."""
+    """Thresholds of the large-move, integrity and staleness rules, and the clock of freshness."""
 
     drop_threshold: float = Field(
         default=MoveRules.drop_threshold,
@@ -50,8 +64,8 @@ class QualityRulesResource(dg.ConfigurableResource):
     )
     max_quarantined_share: float = Field(
         default=IntegrityRules.max_quarantined_share,
-        description="The integrity check fails ERROR (and blocks dbt) when more than this share "
-        "of the latest load's bars is quarantined.",
+        description="The load_is_not_broken test fails (severity error: dbt skips staging and "
+        "the marts) when more than this share of the window's bars is quarantined.",
     )
     spike_factor: float = Field(
         default=IntegrityRules.spike_factor,
@@ -68,24 +82,16 @@ class QualityRulesResource(dg.ConfigurableResource):
         "re-check a past refresh; unset: the wall clock.",
     )
 
-    def move_rules(self) -> MoveRules:
-        return MoveRules(
-            drop_threshold=self.drop_threshold,
-            rise_threshold=self.rise_threshold,
-            benchmark_min_move=self.benchmark_min_move,
-            min_peers=self.min_peers,
-            peer_move_share=self.peer_move_share,
-            peer_move_ratio=self.peer_move_ratio,
-            reversal_share=self.reversal_share,
-            adjustment_gap=self.adjustment_gap,
-        )
-
-    def integrity_rules(self) -> IntegrityRules:
-        return IntegrityRules(max_quarantined_share=self.max_quarantined_share,
-                              spike_factor=self.spike_factor)
-
-    def staleness_rules(self) -> StalenessRules:
-        return StalenessRules(stale_sessions=self.stale_sessions)
+    def quality_rules_vars(self) -> dict[str, float | int]:
+        """The thresholds as the dbt vars of the quality models: ``{"quality_drop_threshold":
+        -0.1, ...}``, once the rule dataclasses accepted them (a ValueError names the first field
+        out of range)."""
+        for rules in (MoveRules, IntegrityRules, StalenessRules):
+            rules(**{name: getattr(self, name) for name in rules.__dataclass_fields__})
+        values = {name: getattr(self, name) for name in DBT_RULE_FIELDS}
+        if math.isinf(values["spike_factor"]):
+            values["spike_factor"] = _LARGEST_FACTOR
+        return {DBT_VAR_PREFIX + name: value for name, value in values.items()}
 
     def now(self) -> datetime:
         if self.evaluation_time is None:
@@ -94,6 +100,13 @@ class QualityRulesResource(dg.ConfigurableResource):
         if moment.tzinfo is None:
             raise ValueError(f"evaluation_time needs a UTC offset, got {self.evaluation_time!r}")
         return moment
+
+
+def quality_rules_vars(rules: QualityRulesResource | None = None) -> dict[str, float | int]:
+    """The dbt vars of the quality rules, of ``rules`` (default: the resource's defaults), for
+    ``dbt build --vars`` (orchestration.defs.dbt.assets.dbt_build_args). They stay the same from
+    run to run while the rules do, so dbt's partial parsing keeps its state."""
+    return (rules or QualityRulesResource()).quality_rules_vars()
 
 
 @dg.definitions

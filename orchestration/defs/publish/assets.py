@@ -17,7 +17,6 @@ from orchestration.pools import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse import publish, settings
-from warehouse.quality.tables import QUALITY_TABLES as QUALITY_TABLE_SPECS
 from warehouse.storage import RAW_TABLES
 
 GROUP = "publish"
@@ -54,7 +53,6 @@ def documented_relations(manifest: Mapping[str, Any]) -> set[str]:
     snapshots, the loaders' raw tables and the quality tables. Anything else (a `__dbt_tmp`
     leftover of an interrupted dbt run) is not published."""
     relations = {spec.qualified_name for spec in RAW_TABLES.values()}
-    relations |= {table.qualified_name for table in QUALITY_TABLE_SPECS}
     for node in manifest.get("nodes", {}).values():
         materialized = node.get("config", {}).get("materialized")
         if node.get("resource_type") in _RELATION_RESOURCES and materialized != "ephemeral":

@@ -1,7 +1,7 @@
 {#- A WHERE clause that keeps the quarantined bars of `raw_table` (impossible values, one-day
     spikes; models/quality/quarantined_prices.sql) out of a staging model, so they never reach the
     marts. The staging model also depends on quarantine_load_health, whose test stops dbt build
-    before staging when the load is broken. The relation check lets a selection that leaves the
+    before it when the load is broken. The relation check lets a selection that leaves the
     quality models out (`dbt run --select stg_daily_prices` on a new warehouse) still run. -#}
 {% macro exclude_quarantined(raw_table, alias, date_column) -%}
 -- depends_on: {{ ref('quarantine_load_health') }}

@@ -1,7 +1,8 @@
 """The integrity check: what the dbt quarantine recorded, in words, on the dbt asset
 ``quality/quarantined_prices``. The quarantine itself, and the block of a broken load, are dbt's:
 the model quarantine_load_health's test load_is_not_broken (severity error) stops dbt build before
-staging, so a broken load never reaches the marts. This check recomputes nothing."""
+the price staging models, so a broken load never reaches the marts. This check recomputes
+nothing."""
 
 from collections.abc import Sequence
 from typing import Any

@@ -64,8 +64,9 @@ class QualityRulesResource(dg.ConfigurableResource):
     )
     max_quarantined_share: float = Field(
         default=IntegrityRules.max_quarantined_share,
-        description="The load_is_not_broken test fails (severity error: dbt skips staging and "
-        "the marts) when more than this share of the window's bars is quarantined.",
+        description="The load_is_not_broken test fails (severity error: dbt skips the price "
+        "staging models and the marts) when more than this share of the window's bars is "
+        "quarantined.",
     )
     spike_factor: float = Field(
         default=IntegrityRules.spike_factor,

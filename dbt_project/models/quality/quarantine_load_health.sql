@@ -77,12 +77,14 @@ windows as (
 
 ),
 
+-- filtered before the join, so a nightly run counts its days, not the history
 bars as (
 
     select
         'raw.daily_prices' as table_name,
         trade_date
     from prices
+    where trade_date >= (select min(windows.window_start) from windows)
 
     union all
 
@@ -90,6 +92,7 @@ bars as (
         'raw.fx_rates' as table_name,
         rate_date as trade_date
     from fx_rates
+    where rate_date >= (select min(windows.window_start) from windows)
 
 ),
 

@@ -12,6 +12,7 @@ import dagster as dg
 import duckdb
 import pytest
 
+from orchestration.defs.checks.resources import QualityRulesResource
 from orchestration.retries import STEP_RETRIES_ENV
 
 HOLD = """
@@ -38,7 +39,7 @@ def test_dbt_waits_for_a_held_warehouse_and_names_the_holder(
         started = time.monotonic()
         result = dg.materialize(
             [dbt_models],
-            resources={"dbt": dbt_cli(),
+            resources={"dbt": dbt_cli(), "quality_rules": QualityRulesResource(),
                        "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=2)},
             raise_on_error=False,
         )
@@ -65,7 +66,8 @@ def test_a_failing_dbt_build_names_the_failing_node_and_dbts_error(tmp_path: Pat
     duckdb.connect(str(path)).close()
     result = dg.materialize(
         [dbt_models],
-        resources={"dbt": dbt_cli(), "warehouse": WarehouseResource(path=str(path))},
+        resources={"dbt": dbt_cli(), "quality_rules": QualityRulesResource(),
+                   "warehouse": WarehouseResource(path=str(path))},
         raise_on_error=False,
     )
     assert not result.success

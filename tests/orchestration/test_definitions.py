@@ -165,8 +165,9 @@ def test_the_run_window_is_the_tags_the_schedule_and_the_cli_ask_for() -> None:
 
 
 def test_quality_vars_reach_dbt_build_as_vars() -> None:
-    from orchestration.defs.dbt.assets import dbt_build_args
+    from orchestration.defs.dbt.assets import dbt_build_args, dbt_models
 
+    assert "quality_rules" in dbt_models.required_resource_keys  # its thresholds are the vars
     assert dbt_build_args({}) == ["build"]
     assert dbt_build_args({"spike_factor": 5.0, "drop_threshold": -0.1}) == [
         "build", "--vars", '{"drop_threshold": -0.1, "spike_factor": 5.0}']

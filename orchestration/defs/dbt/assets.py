@@ -39,6 +39,7 @@ from dagster_dbt import (
 )
 from dagster_shared.record import replace
 
+from orchestration.defs.checks.resources import QualityRulesResource
 from orchestration.defs.dbt.project import dbt_project, prepared_manifest
 from orchestration.metadata import OWNERS, PREVIEW_ROWS, markdown_text, preview
 from orchestration.partitions import RunWindow, run_window
@@ -210,10 +211,9 @@ def dbt_environment(window: RunWindow | None, database: Path) -> dict[str, str]:
 
 
 def dbt_build_args(variables: Mapping[str, Any]) -> list[str]:
-    """`dbt build`, with ``variables`` as --vars when there are any. The hook for the quality
-    thresholds: pass the quality rules' dbt vars here once the quality models read them. Vars
-    that stay the same from run to run keep partial parsing; the run window, which changes every
-    run, goes in the environment instead (see dbt_environment)."""
+    """`dbt build`, with ``variables`` (the quality thresholds) as --vars when there are any.
+    Vars that stay the same from run to run keep partial parsing; the run window, which changes
+    every run, goes in the environment instead (see dbt_environment)."""
     if not variables:
         return ["build"]
     return ["build", "--vars", json.dumps(dict(variables), sort_keys=True)]
@@ -231,11 +231,17 @@ def dbt_models_definition() -> dg.AssetsDefinition:
         name="dbt_models",
     )
     def dbt_models(
-        context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+        context: dg.AssetExecutionContext,
+        dbt: DbtCliResource,
+        warehouse: WarehouseResource,
+        quality_rules: QualityRulesResource,
     ) -> Iterator[Any]:
-        """Seeds, snapshot, staging, intermediate and marts, built and tested in one dbt
-        invocation: incremental models over the run's trading days, the rest whole."""
-        yield from build_dbt_project(context, dbt, warehouse)
+        """Seeds, snapshot, staging, intermediate, marts and the quality models, built and tested
+        in one dbt invocation: incremental models over the run's trading days, the rest whole;
+        the quality models with the quality_rules resource's thresholds."""
+        yield from build_dbt_project(
+            context, dbt, warehouse, variables=quality_rules.quality_rules_vars()
+        )
 
     return dbt_models
 
@@ -247,7 +253,11 @@ def dbt_asset_key(name: str) -> dg.AssetKey:
 
 
 def build_dbt_project(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    *,
+    variables: Mapping[str, Any],
 ) -> Iterator[Any]:
     with retry_transient_errors(context):
         # dbt gives up on a locked file at once, with DuckDB's bare IO error: wait here, as every
@@ -257,7 +267,7 @@ def build_dbt_project(
         ).close()
         # the subprocess copies the environment when it starts, inside this block
         with settings.environment(dbt_environment(run_window(context), warehouse.database_path)):
-            invocation = dbt.cli(dbt_build_args({}), context=context, raise_on_error=False)
+            invocation = dbt.cli(dbt_build_args(variables), context=context, raise_on_error=False)
         # On DuckDB, dagster-dbt reads row counts and column types after dbt has exited.
         events = list(
             invocation.stream().fetch_row_counts().fetch_column_metadata(with_column_lineage=False)

@@ -21,11 +21,8 @@ from warehouse.storage import RAW_TABLES
 
 GROUP = "publish"
 MART_SCHEMA = "marts"
-# Readers query the anomaly record too, so the copy waits for that night's flags.
-QUALITY_TABLES = (
-    dg.AssetKey(["quality", "price_anomalies"]),
-    dg.AssetKey(["quality", "detected_market_events"]),
-)
+# Readers query the anomaly record too (dbt models), so the copy waits for that night's flags.
+QUALITY_TABLES = (dbt_asset_key("price_anomalies"), dbt_asset_key("detected_market_events"))
 # The marts readers query; every other model dbt builds in the `marts` schema is added.
 MARTS = (
     "fct_daily_returns",

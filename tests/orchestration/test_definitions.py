@@ -143,16 +143,17 @@ def test_dbt_gets_the_run_window_and_the_warehouse_in_its_environment(tmp_path: 
                           "dagster/asset_partition_range_end": "2025-06-30"})
     assert nightly == RunWindow(date(2025, 6, 24), date(2025, 6, 30))
     database = tmp_path / "warehouse.duckdb"
-    assert dbt_environment(nightly, database) == {
+    assert dbt_environment(nightly, database, "run-1") == {
         "DBT_PARTIAL_PARSE_FILE_PATH": str(
             REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"),
         "MARKET_WAREHOUSE_DB": str(database),
         "MARKET_WAREHOUSE_REFRESH_START": "2025-06-24",
+        "MARKET_WAREHOUSE_RUN_ID": "run-1",
     }
     assert run_window({"dagster/partition": "2025-01-27"}) == RunWindow(date(2025, 1, 27),
                                                                          date(2025, 1, 27))
     assert run_window({}) is None
-    assert "MARKET_WAREHOUSE_REFRESH_START" not in dbt_environment(None, database)
+    assert "MARKET_WAREHOUSE_REFRESH_START" not in dbt_environment(None, database, "run-1")
 
 
 def test_the_run_window_is_the_tags_the_schedule_and_the_cli_ask_for() -> None:

@@ -52,6 +52,8 @@ from warehouse.storage.connection import locked_error
 # The one channel of the run window into dbt: the first trading day its incremental models
 # recompute (an ISO date), read by dbt_project/macros/refresh_window.sql.
 REFRESH_START_ENV = "MARKET_WAREHOUSE_REFRESH_START"
+# The Dagster run the quality models record their rows under (macros/quality_window.sql).
+RUN_ID_ENV = "MARKET_WAREHOUSE_RUN_ID"
 # dagster-dbt gives every invocation its own target folder, where dbt writes its parse state; read
 # from (and copied back to) one fixed file, it lets each run re-parse only what changed since the
 # last one instead of the whole project.
@@ -196,14 +198,16 @@ translator = WarehouseDbtTranslator(
 )
 
 
-def dbt_environment(window: RunWindow | None, database: Path) -> dict[str, str]:
+def dbt_environment(window: RunWindow | None, database: Path, run_id: str) -> dict[str, str]:
     """What the dbt process needs to know about the run: the warehouse file (profiles.yml reads
     it, so dbt writes the file the resource resolved), its window (without one, incremental
-    models recompute their last few days), and where partial parsing keeps its state. Passed in
-    the environment, not as --vars: changed --vars make dbt re-parse the whole project."""
+    models recompute their last few days), its id, and where partial parsing keeps its state.
+    Passed in the environment, not as --vars: changed --vars make dbt re-parse the whole
+    project, a changed variable only the files that read it."""
     environment = {
         PARTIAL_PARSE_FILE_ENV: str(PARTIAL_PARSE_FILE),
         settings.WAREHOUSE_PATH_ENV: str(database),
+        RUN_ID_ENV: run_id,
     }
     if window is not None:
         environment[REFRESH_START_ENV] = window.first_day.isoformat()
@@ -266,7 +270,10 @@ def build_dbt_project(
             warehouse.database_path, lock_timeout_seconds=warehouse.lock_timeout_seconds
         ).close()
         # the subprocess copies the environment when it starts, inside this block
-        with settings.environment(dbt_environment(run_window(context), warehouse.database_path)):
+        run_environment = dbt_environment(
+            run_window(context), warehouse.database_path, context.run.run_id
+        )
+        with settings.environment(run_environment):
             invocation = dbt.cli(dbt_build_args(variables), context=context, raise_on_error=False)
         # On DuckDB, dagster-dbt reads row counts and column types after dbt has exited.
         events = list(

@@ -53,20 +53,24 @@ def _edit_raw(path: Path, days: list[date], start: date) -> dict[str, date]:
     }
     lineage = "'test', 'test-edit', now()::timestamp"
     with duckdb.connect(str(path)) as con:
-        # a late-corrected bar inside the window
-        con.execute("update raw.daily_prices set close = close * 1.10, adj_close = adj_close * 1.10, "
+        # a late-corrected bar inside the window, the whole bar rescaled (a close alone outside
+        # the day's range would be quarantined, which the quality layer now does inside dbt)
+        con.execute("update raw.daily_prices set open = open * 1.10, high = high * 1.10, "
+                    "low = low * 1.10, close = close * 1.10, adj_close = adj_close * 1.10, "
                     "run_id = 'test-edit', loaded_at = now()::timestamp "
                     "where ticker = 'NVDA' and trade_date = ?", [day["price_fix"]])
         # a late-reported dividend of a raw-close ADR: compounds into every later index level
         con.execute(f"insert into raw.corporate_actions values ('TSM', ?, 'dividend', 5.0, {lineage})",
                     [day["dividend"]])
         # the benchmark corrected inside the window: every ^GSPC security's benchmark_return moves
-        con.execute("update raw.daily_prices set close = close * 1.01, loaded_at = now()::timestamp "
+        con.execute("update raw.daily_prices set open = open * 1.01, high = high * 1.01, "
+                    "low = low * 1.01, close = close * 1.01, loaded_at = now()::timestamp "
                     "where ticker = '^GSPC' and trade_date = ?", [day["benchmark_fix"]])
         # a bar withdrawn by the source
         con.execute("delete from raw.daily_prices where ticker = 'AMZN' and trade_date = ?", [day["deleted"]])
         # a corrected bar a month BEFORE the window, and a share count filed before it
-        con.execute("update raw.daily_prices set close = close * 1.02, adj_close = adj_close * 1.02, "
+        con.execute("update raw.daily_prices set open = open * 1.02, high = high * 1.02, "
+                    "low = low * 1.02, close = close * 1.02, adj_close = adj_close * 1.02, "
                     "loaded_at = now()::timestamp where ticker = 'MSFT' and trade_date = ?",
                     [day["before_fix"]])
         con.execute(f"insert into raw.shares_outstanding values ('NVDA', ?, ?, 'test filing', {lineage})",

@@ -17,13 +17,10 @@ import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
-from dagster._core.storage.tags import (
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from orchestration.build import NIGHTLY_JOB
 from orchestration.definitions import defs
+from orchestration.partitions import RunWindow
 from orchestration.resources import MarketDataResource
 from warehouse import settings, storage
 from warehouse.loading import with_restated_history
@@ -87,8 +84,7 @@ def split_run(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
 def _nightly_run(first_day: date, last_day: date) -> dg.ExecuteInProcessResult:
     """The nightly job over the window, in this process, so the patched source is the one used."""
     return defs().resolve_job_def(NIGHTLY_JOB).execute_in_process(
-        tags={ASSET_PARTITION_RANGE_START_TAG: first_day.isoformat(),
-              ASSET_PARTITION_RANGE_END_TAG: last_day.isoformat()},
+        tags=RunWindow(first_day, last_day).run_tags(),
         raise_on_error=False,
     )
 

@@ -50,11 +50,11 @@ def build_fixture_warehouse(db_path) -> None:
         con.executemany(
             "INSERT INTO raw.daily_prices VALUES (?, ?, ?, ?, ?, ?, NULL, 1000, ?, ?, ?)",
             [(ticker, day, close, close, close, close) + lineage
-             for ticker, closes in CLOSES.items() for day, close in zip(days, closes)],
+             for ticker, closes in CLOSES.items() for day, close in zip(days, closes, strict=True)],
         )
         con.executemany(
             "INSERT INTO raw.fx_rates VALUES ('EURUSD=X', ?, 'EUR', 'USD', ?, ?, ?, ?, ?, ?, ?)",
-            [(day, rate, rate, rate, rate) + lineage for day, rate in zip(days, USD_PER_EUR)],
+            [(day, rate, rate, rate, rate) + lineage for day, rate in zip(days, USD_PER_EUR, strict=True)],
         )
         # AAA and BBB take sector and share count from a fundamentals snapshot; CCC's snapshot has a
         # sector but no count, which comes from a filing: both share-count paths are exercised.
@@ -80,7 +80,7 @@ def sector_daily(db_path) -> dict[tuple[dt.date, str], dict]:
     try:
         relation = con.sql("SELECT * FROM marts.agg_sector_daily")
         return {(row["trade_date"], row["sector"]): row
-                for row in (dict(zip(relation.columns, values)) for values in relation.fetchall())}
+                for row in (dict(zip(relation.columns, values, strict=True)) for values in relation.fetchall())}
     finally:
         con.close()
 
@@ -143,11 +143,12 @@ def test_incremental_runs_recompute_only_their_window(warehouse):
     before = sector_daily(db_path)
     con = duckdb.connect(str(db_path))
     try:
-        # as a load writes a changed bar: with a new loaded_at
-        con.execute("UPDATE raw.daily_prices SET close = 60, loaded_at = now() "
-                    "WHERE ticker = 'BBB' AND trade_date = ?", [DAY3])
-        con.execute("UPDATE raw.daily_prices SET close = 120, loaded_at = now() "
-                    "WHERE ticker = 'AAA' AND trade_date = ?", [DAY2])
+        # as a load writes a changed bar: with a new loaded_at, the whole bar at the new close (a
+        # close alone outside the day's range would be quarantined)
+        con.execute("UPDATE raw.daily_prices SET open = 60, high = 60, low = 60, close = 60, "
+                    "loaded_at = now() WHERE ticker = 'BBB' AND trade_date = ?", [DAY3])
+        con.execute("UPDATE raw.daily_prices SET open = 120, high = 120, low = 120, close = 120, "
+                    "loaded_at = now() WHERE ticker = 'AAA' AND trade_date = ?", [DAY2])
     finally:
         con.close()
     run_dbt(db_path, *BUILD_SECTOR_DAILY, target_dir=workdir / "dbt",

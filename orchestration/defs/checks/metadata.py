@@ -8,7 +8,6 @@ import pandas as pd
 
 from orchestration.metadata import preview
 
-WAREHOUSE_POOL = "warehouse"
 # Enough rows to read a whole bad night; the table in the warehouse holds them all.
 FLAGGED_ROWS_SHOWN = 50
 

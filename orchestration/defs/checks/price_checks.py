@@ -14,17 +14,16 @@ from datetime import date
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.checks.metadata import (
-    WAREHOUSE_POOL,
     counts,
     described_counts,
     flagged_rows,
 )
 from orchestration.defs.checks.resources import QualityRulesResource
-from orchestration.defs.dbt.assets import dbt_models
+from orchestration.defs.dbt.assets import dbt_asset_key
 from orchestration.metadata import day, percent
+from orchestration.pools import WAREHOUSE_POOL
 from orchestration.resources import UniverseResource, WarehouseResource
 from orchestration.retries import retry_transient_errors
 from warehouse.quality.coverage import (
@@ -39,10 +38,10 @@ WARN = dg.AssetCheckSeverity.WARN
 PRICES_TABLE = "raw.daily_prices"
 FX_TABLE = "raw.fx_rates"
 LOADED_BY = {PRICES_TABLE: "raw/daily_prices", FX_TABLE: "raw/fx_rates"}
-LARGE_MOVES = get_asset_key_for_model([dbt_models], "large_moves")
-STALE_CLOSES = get_asset_key_for_model([dbt_models], "stale_closes")
-MISSING_SESSIONS = get_asset_key_for_model([dbt_models], "missing_sessions")
-LOAD_HEALTH = get_asset_key_for_model([dbt_models], "quarantine_load_health")
+LARGE_MOVES = dbt_asset_key("large_moves")
+STALE_CLOSES = dbt_asset_key("stale_closes")
+MISSING_SESSIONS = dbt_asset_key("missing_sessions")
+LOAD_HEALTH = dbt_asset_key("quarantine_load_health")
 # A move a split or dividend explains: listed, never counted as a move.
 CORPORATE_ACTION_MOVE = "corporate_action_move"
 # The ingestion assets that log their loads. raw/corporate_actions arrives in raw/daily_prices'

@@ -8,21 +8,20 @@ from collections.abc import Sequence
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.checks.metadata import (
-    WAREHOUSE_POOL,
     counts,
     described_counts,
     flagged_rows,
 )
-from orchestration.defs.dbt.assets import dbt_models
+from orchestration.defs.dbt.assets import dbt_asset_key
+from orchestration.pools import WAREHOUSE_POOL
 from orchestration.resources import WarehouseResource
 from orchestration.retries import retry_transient_errors
 
-QUARANTINED_PRICES = get_asset_key_for_model([dbt_models], "quarantined_prices")
-LOAD_HEALTH = get_asset_key_for_model([dbt_models], "quarantine_load_health")
-FX_RANGE_QUIRKS = get_asset_key_for_model([dbt_models], "fx_range_quirks")
+QUARANTINED_PRICES = dbt_asset_key("quarantined_prices")
+LOAD_HEALTH = dbt_asset_key("quarantine_load_health")
+FX_RANGE_QUIRKS = dbt_asset_key("fx_range_quirks")
 
 _QUARANTINED_ROWS = ("select * from quality.quarantined_prices "
                      "order by trade_date desc, ticker, reason")

@@ -10,7 +10,7 @@ PORT ?= 3000
 export RESTORE_SIGINT_AND_EXEC := import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.argv[1], sys.argv[1:])
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install demo test up bench clean
+.PHONY: install demo lint test up bench clean
 
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,14 @@ $(DAGSTER_HOME)/dagster.yaml: orchestration/dagster.yaml
 demo: install $(DAGSTER_HOME)/dagster.yaml
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/market-warehouse build --source snapshot
 
-test: install
+# ruff (lint and format) on the Python, sqlfluff on the dbt SQL; `make test` runs it first, so CI
+# fails on a lint error.
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/sqlfluff lint --processes 2 dbt_project/models dbt_project/macros dbt_project/tests
+
+test: lint
 	$(BIN)/python -m pytest
 
 # `dg dev` replaces the shell (exec), so Ctrl-C and a SIGTERM that make passes on reach it and it

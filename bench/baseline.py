@@ -39,7 +39,9 @@ SEEDS_DIR = REPO_ROOT / "dbt_project" / "seeds"
 ESTIMATION_FIRST_DAY, ESTIMATION_LAST_DAY, MIN_ESTIMATION_OBS = -260, -11, 120
 WINDOWS = (("0_0", 0, 0), ("m1_p1", -1, 1), ("0_p1", 0, 1), ("0_p5", 0, 5), ("m5_p5", -5, 5))
 MODELS = (("market_model", "mm"), ("market_adjusted", "mktadj"), ("mean_adjusted", "meanadj"))
-RELATIVE_DAYS = range(min(ESTIMATION_FIRST_DAY, *(w[1] for w in WINDOWS)), max(w[2] for w in WINDOWS) + 1)
+RELATIVE_DAYS = range(
+    min(ESTIMATION_FIRST_DAY, *(w[1] for w in WINDOWS)), max(w[2] for w in WINDOWS) + 1
+)
 
 
 # ------------------------------------------------------------------------------------- inputs
@@ -56,7 +58,7 @@ def load_inputs(warehouse: Path, seeds: Path = SEEDS_DIR) -> dict[str, pd.DataFr
         "fx": "SELECT ticker, rate_date, base_currency, quote_currency, close FROM raw.fx_rates",
         "shares": "SELECT ticker, as_of_date, shares_outstanding FROM raw.shares_outstanding",
         "fundamentals": "SELECT ticker, as_of_date, sector, industry, shares_outstanding, market_cap "
-                        "FROM raw.fundamentals",
+        "FROM raw.fundamentals",
         "sessions": "SELECT exchange, session_date FROM raw.exchange_sessions",
     }
     with duckdb.connect(str(warehouse), read_only=True) as con:
@@ -81,14 +83,23 @@ def exchange_sessions(sessions: pd.DataFrame) -> pd.DataFrame:
     return sessions.sort_values("session_date", ignore_index=True)
 
 
-def _asof_session(frame: pd.DataFrame, date_column: str, sessions: pd.DataFrame, prefix: str) -> pd.DataFrame:
+def _asof_session(
+    frame: pd.DataFrame, date_column: str, sessions: pd.DataFrame, prefix: str
+) -> pd.DataFrame:
     """The latest session of the row's exchange on or before ``date_column`` (NaT stays unmatched)."""
     known = frame[frame[date_column].notna()]
     matched = pd.merge_asof(
         known[[date_column, "exchange"]].reset_index().sort_values(date_column),
-        sessions.rename(columns={"session_date": f"{prefix}_session_date",
-                                 "session_number": f"{prefix}_session_number"}),
-        left_on=date_column, right_on=f"{prefix}_session_date", by="exchange", direction="backward",
+        sessions.rename(
+            columns={
+                "session_date": f"{prefix}_session_date",
+                "session_number": f"{prefix}_session_number",
+            }
+        ),
+        left_on=date_column,
+        right_on=f"{prefix}_session_date",
+        by="exchange",
+        direction="backward",
     ).set_index("index")
     return matched[[f"{prefix}_session_date", f"{prefix}_session_number"]].reindex(frame.index)
 
@@ -99,8 +110,9 @@ def daily_returns(inputs: dict[str, pd.DataFrame], sessions: pd.DataFrame) -> pd
     prices = inputs["prices"].merge(securities, on="ticker", how="inner")
     prices["adjusted_close"] = prices["adj_close"].fillna(prices["close"])
     actions = inputs["actions"]
-    dividends = actions.loc[actions["action_type"] == "dividend", ["ticker", "action_date", "value"]].rename(
-        columns={"action_date": "trade_date", "value": "dividend_per_share"})
+    dividends = actions.loc[
+        actions["action_type"] == "dividend", ["ticker", "action_date", "value"]
+    ].rename(columns={"action_date": "trade_date", "value": "dividend_per_share"})
     prices = prices.merge(dividends, on=["ticker", "trade_date"], how="left")
     prices = prices.sort_values(["ticker", "trade_date"], ignore_index=True)
     previous = prices.groupby("ticker")[["trade_date", "close", "adjusted_close"]].shift(1)
@@ -112,23 +124,42 @@ def daily_returns(inputs: dict[str, pd.DataFrame], sessions: pd.DataFrame) -> pd
     before = _asof_session(prices, "previous_trade_date", sessions, "previous")
     prices["exchange_session_number"] = current["current_session_number"]
     prices["is_exchange_session"] = current["current_session_date"] == prices["trade_date"]
-    prices["sessions_spanned"] = current["current_session_number"] - before["previous_session_number"]
+    prices["sessions_spanned"] = (
+        current["current_session_number"] - before["previous_session_number"]
+    )
 
-    dividend_back = np.where(prices["adj_close"].isna(), prices["dividend_per_share"].fillna(0.0), 0.0)
-    prices["simple_return"] = (prices["adjusted_close"] + dividend_back) / prices["previous_adjusted_close"] - 1
+    dividend_back = np.where(
+        prices["adj_close"].isna(), prices["dividend_per_share"].fillna(0.0), 0.0
+    )
+    prices["simple_return"] = (prices["adjusted_close"] + dividend_back) / prices[
+        "previous_adjusted_close"
+    ] - 1
     prices["raw_close_return"] = prices["close"] / prices["previous_close"] - 1
-    prices["spans_missing_session"] = (prices["sessions_spanned"] > 1).where(prices["sessions_spanned"].notna())
-    prices["total_return_index"] = (1 + prices["simple_return"].fillna(0.0)).groupby(prices["ticker"]).cumprod()
+    prices["spans_missing_session"] = (prices["sessions_spanned"] > 1).where(
+        prices["sessions_spanned"].notna()
+    )
+    prices["total_return_index"] = (
+        (1 + prices["simple_return"].fillna(0.0)).groupby(prices["ticker"]).cumprod()
+    )
     prices["log_return"] = np.log1p(prices["simple_return"])
 
     index = prices[["ticker", "trade_date", "total_return_index"]]
     now = prices[["benchmark", "trade_date"]].merge(
         index.rename(columns={"ticker": "benchmark", "total_return_index": "now"}),
-        on=["benchmark", "trade_date"], how="left")["now"]
+        on=["benchmark", "trade_date"],
+        how="left",
+    )["now"]
     then = prices[["benchmark", "previous_trade_date"]].merge(
-        index.rename(columns={"ticker": "benchmark", "trade_date": "previous_trade_date",
-                              "total_return_index": "then"}),
-        on=["benchmark", "previous_trade_date"], how="left")["then"]
+        index.rename(
+            columns={
+                "ticker": "benchmark",
+                "trade_date": "previous_trade_date",
+                "total_return_index": "then",
+            }
+        ),
+        on=["benchmark", "previous_trade_date"],
+        how="left",
+    )["then"]
     prices["benchmark_return"] = now.to_numpy() / then.to_numpy() - 1
     return prices
 
@@ -139,99 +170,180 @@ def shares_outstanding_daily(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     actions, fundamentals, prices = inputs["actions"], inputs["fundamentals"], inputs["prices"]
     splits = actions.loc[actions["action_type"] == "split", ["ticker", "action_date", "value"]]
     # the product of the ratios of every split after a date: a suffix product per ticker
-    splits = splits.sort_values(["ticker", "action_date"], ascending=[True, False], ignore_index=True)
+    splits = splits.sort_values(
+        ["ticker", "action_date"], ascending=[True, False], ignore_index=True
+    )
     splits["later_ratio"] = splits.groupby("ticker")["value"].cumprod()
     splits = splits.sort_values("action_date", ignore_index=True)
 
     def on_current_basis(counts: pd.DataFrame) -> pd.Series:
         ordered = counts.reset_index().sort_values("as_of_date")
-        matched = pd.merge_asof(ordered, splits[["ticker", "action_date", "later_ratio"]],
-                                left_on="as_of_date", right_on="action_date", by="ticker",
-                                direction="forward", allow_exact_matches=False).set_index("index")
-        return (counts["shares"] * matched["later_ratio"].reindex(counts.index).fillna(1.0))
+        matched = pd.merge_asof(
+            ordered,
+            splits[["ticker", "action_date", "later_ratio"]],
+            left_on="as_of_date",
+            right_on="action_date",
+            by="ticker",
+            direction="forward",
+            allow_exact_matches=False,
+        ).set_index("index")
+        return counts["shares"] * matched["later_ratio"].reindex(counts.index).fillna(1.0)
 
-    filed = inputs["shares"].merge(inputs["listing_share_ratios"][["ticker", "reported_shares_per_listed_share"]],
-                                   on="ticker", how="left")
-    filed["shares"] = filed["shares_outstanding"] / filed["reported_shares_per_listed_share"].fillna(1.0)
+    filed = inputs["shares"].merge(
+        inputs["listing_share_ratios"][["ticker", "reported_shares_per_listed_share"]],
+        on="ticker",
+        how="left",
+    )
+    filed["shares"] = filed["shares_outstanding"] / filed[
+        "reported_shares_per_listed_share"
+    ].fillna(1.0)
     filed = filed[["ticker", "as_of_date", "shares"]].drop_duplicates()
     filed["shares_outstanding"] = on_current_basis(filed)
 
     latest = fundamentals.sort_values("as_of_date").groupby("ticker").tail(1)
     with_count = fundamentals[fundamentals["shares_outstanding"].notna()].sort_values("as_of_date")
-    fundamentals_count = with_count.groupby("ticker").tail(1)[["ticker", "as_of_date", "shares_outstanding"]]
+    fundamentals_count = with_count.groupby("ticker").tail(1)[
+        ["ticker", "as_of_date", "shares_outstanding"]
+    ]
     fundamentals_count = fundamentals_count.rename(columns={"shares_outstanding": "shares"})
     fundamentals_count["shares_outstanding"] = on_current_basis(fundamentals_count)
     del latest
 
-    with_cap = fundamentals[fundamentals["market_cap"].notna()].sort_values("as_of_date").groupby("ticker").tail(1)
+    with_cap = (
+        fundamentals[fundamentals["market_cap"].notna()]
+        .sort_values("as_of_date")
+        .groupby("ticker")
+        .tail(1)
+    )
     closes = prices[["ticker", "trade_date", "close"]].sort_values("trade_date")
-    implied = pd.merge_asof(with_cap[["ticker", "as_of_date", "market_cap"]].sort_values("as_of_date"), closes,
-                            left_on="as_of_date", right_on="trade_date", by="ticker", direction="backward")
+    implied = pd.merge_asof(
+        with_cap[["ticker", "as_of_date", "market_cap"]].sort_values("as_of_date"),
+        closes,
+        left_on="as_of_date",
+        right_on="trade_date",
+        by="ticker",
+        direction="backward",
+    )
     implied = implied[implied["close"].notna()]
     implied["shares_outstanding"] = implied["market_cap"] / implied["close"]
 
     days = prices[["ticker", "trade_date"]].reset_index(drop=True)
-    history = pd.merge_asof(
-        days.reset_index().sort_values("trade_date"),
-        filed[["ticker", "as_of_date", "shares_outstanding"]].sort_values("as_of_date"),
-        left_on="trade_date", right_on="as_of_date", by="ticker", direction="backward",
-    ).set_index("index").reindex(days.index)
-    fallback = days[["ticker"]].merge(fundamentals_count[["ticker", "as_of_date", "shares_outstanding"]],
-                                      on="ticker", how="left")
-    last_resort = days[["ticker"]].merge(implied[["ticker", "as_of_date", "shares_outstanding"]],
-                                         on="ticker", how="left")
+    history = (
+        pd.merge_asof(
+            days.reset_index().sort_values("trade_date"),
+            filed[["ticker", "as_of_date", "shares_outstanding"]].sort_values("as_of_date"),
+            left_on="trade_date",
+            right_on="as_of_date",
+            by="ticker",
+            direction="backward",
+        )
+        .set_index("index")
+        .reindex(days.index)
+    )
+    fallback = days[["ticker"]].merge(
+        fundamentals_count[["ticker", "as_of_date", "shares_outstanding"]], on="ticker", how="left"
+    )
+    last_resort = days[["ticker"]].merge(
+        implied[["ticker", "as_of_date", "shares_outstanding"]], on="ticker", how="left"
+    )
     shares = history["shares_outstanding"]
     days["shares_basis"] = np.select(
-        [shares.notna(), fallback["shares_outstanding"].notna(), last_resort["shares_outstanding"].notna()],
-        ["share_history", "fundamentals", "implied_from_market_cap"], default=None)
+        [
+            shares.notna(),
+            fallback["shares_outstanding"].notna(),
+            last_resort["shares_outstanding"].notna(),
+        ],
+        ["share_history", "fundamentals", "implied_from_market_cap"],
+        default=None,
+    )
     days["shares_outstanding"] = shares.fillna(fallback["shares_outstanding"]).fillna(
-        last_resort["shares_outstanding"])
-    days["shares_as_of_date"] = history["as_of_date"].where(shares.notna(), fallback["as_of_date"].where(
-        fallback["shares_outstanding"].notna(), last_resort["as_of_date"]))
+        last_resort["shares_outstanding"]
+    )
+    days["shares_as_of_date"] = history["as_of_date"].where(
+        shares.notna(),
+        fallback["as_of_date"].where(
+            fallback["shares_outstanding"].notna(), last_resort["as_of_date"]
+        ),
+    )
     return days
 
 
 def fx_usd_rates(fx: pd.DataFrame) -> pd.DataFrame:
     """int_fx_usd_rates."""
-    usd = fx[((fx["base_currency"] == "USD") | (fx["quote_currency"] == "USD"))
-             & (fx["base_currency"] != fx["quote_currency"])]
+    usd = fx[
+        ((fx["base_currency"] == "USD") | (fx["quote_currency"] == "USD"))
+        & (fx["base_currency"] != fx["quote_currency"])
+    ]
     quoted_in_usd = usd["quote_currency"] == "USD"
-    return pd.DataFrame({
-        "currency": np.where(quoted_in_usd, usd["base_currency"], usd["quote_currency"]),
-        "rate_date": usd["rate_date"],
-        "usd_per_unit": np.where(quoted_in_usd, usd["close"], 1.0 / usd["close"]),
-    })
+    return pd.DataFrame(
+        {
+            "currency": np.where(quoted_in_usd, usd["base_currency"], usd["quote_currency"]),
+            "rate_date": usd["rate_date"],
+            "usd_per_unit": np.where(quoted_in_usd, usd["close"], 1.0 / usd["close"]),
+        }
+    )
 
 
-def daily_market_values(inputs: dict[str, pd.DataFrame], shares: pd.DataFrame, rates: pd.DataFrame) -> pd.DataFrame:
+def daily_market_values(
+    inputs: dict[str, pd.DataFrame], shares: pd.DataFrame, rates: pd.DataFrame
+) -> pd.DataFrame:
     """int_daily_market_values."""
     days = inputs["prices"][["ticker", "trade_date", "close"]].merge(
-        inputs["securities"][["ticker", "currency"]], on="ticker", how="inner")
+        inputs["securities"][["ticker", "currency"]], on="ticker", how="inner"
+    )
     days = days.merge(shares, on=["ticker", "trade_date"], how="left")
-    matched = pd.merge_asof(days.reset_index().sort_values("trade_date"),
-                            rates.sort_values("rate_date"), left_on="trade_date", right_on="rate_date",
-                            by="currency", direction="backward").set_index("index").reindex(days.index)
+    matched = (
+        pd.merge_asof(
+            days.reset_index().sort_values("trade_date"),
+            rates.sort_values("rate_date"),
+            left_on="trade_date",
+            right_on="rate_date",
+            by="currency",
+            direction="backward",
+        )
+        .set_index("index")
+        .reindex(days.index)
+    )
     days["usd_per_local_unit"] = np.where(days["currency"] == "USD", 1.0, matched["usd_per_unit"])
     days["fx_rate_date"] = matched["rate_date"]
     days = days.sort_values(["ticker", "trade_date"], ignore_index=True)
     close_usd = days["close"] * days["usd_per_local_unit"]
     days["market_value_local"] = days["shares_outstanding"] * days["close"]
     days["market_value_usd"] = days["market_value_local"] * days["usd_per_local_unit"]
-    grouped = pd.DataFrame({"close_usd": close_usd, "value": days["market_value_usd"]}).groupby(days["ticker"])
+    grouped = pd.DataFrame({"close_usd": close_usd, "value": days["market_value_usd"]}).groupby(
+        days["ticker"]
+    )
     previous = grouped.shift(1)
     days["previous_market_value_usd"] = previous["value"]
-    days["market_value_change_usd"] = days["shares_outstanding"] * (close_usd - previous["close_usd"])
+    days["market_value_change_usd"] = days["shares_outstanding"] * (
+        close_usd - previous["close_usd"]
+    )
     return days
 
 
 def fct_daily_returns(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     sessions = exchange_sessions(inputs["sessions"])
     returns = daily_returns(inputs, sessions)
-    values = daily_market_values(inputs, shares_outstanding_daily(inputs), fx_usd_rates(inputs["fx"]))
+    values = daily_market_values(
+        inputs, shares_outstanding_daily(inputs), fx_usd_rates(inputs["fx"])
+    )
     returns = returns.merge(
-        values[["ticker", "trade_date", "currency", "shares_outstanding", "usd_per_local_unit",
-                "market_value_local", "market_value_usd", "previous_market_value_usd", "market_value_change_usd"]],
-        on=["ticker", "trade_date"], how="inner")
+        values[
+            [
+                "ticker",
+                "trade_date",
+                "currency",
+                "shares_outstanding",
+                "usd_per_local_unit",
+                "market_value_local",
+                "market_value_usd",
+                "previous_market_value_usd",
+                "market_value_change_usd",
+            ]
+        ],
+        on=["ticker", "trade_date"],
+        how="inner",
+    )
     return returns.merge(inputs["securities"][["ticker", "role"]], on="ticker", how="inner")
 
 
@@ -242,46 +354,84 @@ def security_attributes(inputs: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """int_security_attributes / dim_security: sector and industry from the latest fundamentals, else
     the curated sector_map."""
     fundamentals = inputs["fundamentals"].sort_values("as_of_date").groupby("ticker").tail(1)
-    attributes = inputs["securities"].merge(fundamentals[["ticker", "sector", "industry"]], on="ticker", how="left")
-    curated = inputs["sector_map"].rename(columns={"sector": "map_sector", "industry": "map_industry"})
+    attributes = inputs["securities"].merge(
+        fundamentals[["ticker", "sector", "industry"]], on="ticker", how="left"
+    )
+    curated = inputs["sector_map"].rename(
+        columns={"sector": "map_sector", "industry": "map_industry"}
+    )
     attributes = attributes.merge(curated, on="ticker", how="left")
     from_fundamentals = attributes["sector"].notna()
-    attributes["industry"] = attributes["industry"].where(from_fundamentals, attributes["map_industry"])
+    attributes["industry"] = attributes["industry"].where(
+        from_fundamentals, attributes["map_industry"]
+    )
     attributes["sector"] = attributes["sector"].where(from_fundamentals, attributes["map_sector"])
     return attributes.drop(columns=["map_sector", "map_industry"])
 
 
-def event_securities(inputs: dict[str, pd.DataFrame], sessions: pd.DataFrame, attributes: pd.DataFrame,
-                     returns: pd.DataFrame) -> pd.DataFrame:
+def event_securities(
+    inputs: dict[str, pd.DataFrame],
+    sessions: pd.DataFrame,
+    attributes: pd.DataFrame,
+    returns: pd.DataFrame,
+) -> pd.DataFrame:
     listed = attributes[attributes["role"].isin(["equity", "etf"])]
     pairs = inputs["events"][["event_id", "event_date"]].merge(listed, how="cross")
-    day0 = pd.merge_asof(pairs.reset_index().sort_values("event_date"),
-                         sessions.rename(columns={"session_date": "day0_date",
-                                                  "session_number": "day0_session_number"}),
-                         left_on="event_date", right_on="day0_date", by="exchange",
-                         direction="forward").set_index("index").reindex(pairs.index)
+    day0 = (
+        pd.merge_asof(
+            pairs.reset_index().sort_values("event_date"),
+            sessions.rename(
+                columns={"session_date": "day0_date", "session_number": "day0_session_number"}
+            ),
+            left_on="event_date",
+            right_on="day0_date",
+            by="exchange",
+            direction="forward",
+        )
+        .set_index("index")
+        .reindex(pairs.index)
+    )
     pairs["day0_date"] = day0["day0_date"]
     pairs["day0_session_number"] = day0["day0_session_number"]
-    history = returns.groupby("ticker")["trade_date"].agg(first_price_date="min", last_price_date="max")
+    history = returns.groupby("ticker")["trade_date"].agg(
+        first_price_date="min", last_price_date="max"
+    )
     return pairs.merge(history, left_on="ticker", right_index=True, how="left")
 
 
 def event_security_days(securities: pd.DataFrame, returns: pd.DataFrame) -> pd.DataFrame:
     """One row per event x security x relative day in [-260, 5] with a price on that session."""
-    probes = securities.loc[securities["day0_session_number"].notna(), ["event_id", "ticker", "day0_session_number"]]
+    probes = securities.loc[
+        securities["day0_session_number"].notna(), ["event_id", "ticker", "day0_session_number"]
+    ]
     offsets = np.array(RELATIVE_DAYS)
     probes = probes.loc[probes.index.repeat(len(offsets))].reset_index(drop=True)
     probes["relative_day"] = np.tile(offsets, len(probes) // len(offsets))
     probes["exchange_session_number"] = probes["day0_session_number"] + probes["relative_day"]
     on_sessions = returns[returns["is_exchange_session"].fillna(False).astype(bool)]
-    days = probes.merge(on_sessions[["ticker", "exchange_session_number", "trade_date", "close", "simple_return",
-                                     "benchmark_return", "sessions_spanned", "spans_missing_session",
-                                     "previous_market_value_usd", "market_value_change_usd"]],
-                        on=["ticker", "exchange_session_number"], how="inner")
+    days = probes.merge(
+        on_sessions[
+            [
+                "ticker",
+                "exchange_session_number",
+                "trade_date",
+                "close",
+                "simple_return",
+                "benchmark_return",
+                "sessions_spanned",
+                "spans_missing_session",
+                "previous_market_value_usd",
+                "market_value_change_usd",
+            ]
+        ],
+        on=["ticker", "exchange_session_number"],
+        how="inner",
+    )
     days["in_estimation_sample"] = (
         days["relative_day"].between(ESTIMATION_FIRST_DAY, ESTIMATION_LAST_DAY)
-        & days["simple_return"].notna() & days["benchmark_return"].notna()
-        & (days["spans_missing_session"] == False)  # null is not False: the SQL excludes it too
+        & days["simple_return"].notna()
+        & days["benchmark_return"].notna()
+        & days["spans_missing_session"].eq(False)  # null is not False: the SQL excludes it too
     )
     return days
 
@@ -301,35 +451,68 @@ def event_estimation(securities: pd.DataFrame, days: pd.DataFrame) -> pd.DataFra
     sxy = sums["xy"] - sums["n"] * fit["mean_benchmark_return"] * fit["mean_return"]
     fit["beta"] = sxy / fit["benchmark_sxx"].where(fit["benchmark_sxx"] != 0)
     fit["alpha"] = fit["mean_return"] - fit["beta"] * fit["mean_benchmark_return"]
-    fitted = sample[["event_id", "ticker"]].merge(fit[["alpha", "beta", "estimation_obs"]].reset_index(),
-                                                  on=["event_id", "ticker"], how="left")
+    fitted = sample[["event_id", "ticker"]].merge(
+        fit[["alpha", "beta", "estimation_obs"]].reset_index(),
+        on=["event_id", "ticker"],
+        how="left",
+    )
     residual = y.to_numpy() - fitted["alpha"].to_numpy() - fitted["beta"].to_numpy() * x.to_numpy()
-    stats = pd.DataFrame({"squared": residual ** 2, "positive": (residual > 0).astype(float)}).groupby(
-        [fitted["event_id"], fitted["ticker"]]).agg(squared=("squared", "sum"), positive=("positive", "mean"))
+    stats = (
+        pd.DataFrame({"squared": residual**2, "positive": (residual > 0).astype(float)})
+        .groupby([fitted["event_id"], fitted["ticker"]])
+        .agg(squared=("squared", "sum"), positive=("positive", "mean"))
+    )
     enough = fit["estimation_obs"] > 2
     fit["residual_variance"] = (stats["squared"] / (fit["estimation_obs"] - 2)).where(enough)
     fit["positive_residual_share"] = stats["positive"].where(enough)
 
-    assessed = securities[["event_id", "ticker", "exchange", "benchmark", "day0_session_number"]].merge(
-        fit.reset_index(), on=["event_id", "ticker"], how="left")
+    assessed = securities[
+        ["event_id", "ticker", "exchange", "benchmark", "day0_session_number"]
+    ].merge(fit.reset_index(), on=["event_id", "ticker"], how="left")
     assessed["estimation_obs"] = assessed["estimation_obs"].fillna(0).astype(int)
     reason = np.select(
-        [assessed["day0_session_number"].isna(), assessed["benchmark"].isna(),
-         assessed["estimation_obs"] < MIN_ESTIMATION_OBS, assessed["benchmark_sxx"] == 0],
-        ["no session on or after the event date", "security has no benchmark",
-         "too few estimation observations", "benchmark returns are constant"], default="")
+        [
+            assessed["day0_session_number"].isna(),
+            assessed["benchmark"].isna(),
+            assessed["estimation_obs"] < MIN_ESTIMATION_OBS,
+            assessed["benchmark_sxx"] == 0,
+        ],
+        [
+            "no session on or after the event date",
+            "security has no benchmark",
+            "too few estimation observations",
+            "benchmark returns are constant",
+        ],
+        default="",
+    )
     assessed["estimation_reason"] = pd.Series(reason, index=assessed.index).replace("", None)
     usable = assessed["estimation_reason"].isna()
-    for column in ("alpha", "beta", "residual_variance", "mean_return", "mean_benchmark_return", "benchmark_sxx",
-                   "positive_residual_share"):
+    for column in (
+        "alpha",
+        "beta",
+        "residual_variance",
+        "mean_return",
+        "mean_benchmark_return",
+        "benchmark_sxx",
+        "positive_residual_share",
+    ):
         assessed[column] = assessed[column].where(usable)
     return assessed
 
 
 def event_window_impact(days: pd.DataFrame, estimation: pd.DataFrame) -> pd.DataFrame:
     priced = days[days["simple_return"].notna()]
-    columns = ["event_id", "ticker", "alpha", "beta", "mean_return", "mean_benchmark_return", "benchmark_sxx",
-               "residual_variance", "estimation_obs"]
+    columns = [
+        "event_id",
+        "ticker",
+        "alpha",
+        "beta",
+        "mean_return",
+        "mean_benchmark_return",
+        "benchmark_sxx",
+        "residual_variance",
+        "estimation_obs",
+    ]
     priced = priced.merge(estimation[columns], on=["event_id", "ticker"], how="inner")
     frames = []
     for window, first, last in WINDOWS:
@@ -337,98 +520,187 @@ def event_window_impact(days: pd.DataFrame, estimation: pd.DataFrame) -> pd.Data
         r, m = in_window["simple_return"], in_window["benchmark_return"]
         market_model = in_window["alpha"] + in_window["beta"] * m
         variance = in_window["residual_variance"] * (
-            1 + 1.0 / in_window["estimation_obs"]
-            + (m - in_window["mean_benchmark_return"]) ** 2 / in_window["benchmark_sxx"])
-        for model, expected, error_variance in (("market_model", market_model, variance),
-                                                ("market_adjusted", m, None),
-                                                ("mean_adjusted", in_window["mean_return"], None)):
-            frame = pd.DataFrame({
-                "event_id": in_window["event_id"], "ticker": in_window["ticker"],
-                "relative_day": in_window["relative_day"],
-                "reach_back": in_window["relative_day"] - in_window["sessions_spanned"],
-                "spans": in_window["spans_missing_session"].fillna(False).astype(bool),
-                "growth": 1 + r, "expected_growth": 1 + expected, "has_expected": expected.notna(),
-                "abnormal": r - expected, "variance": np.nan if error_variance is None else error_variance,
-                "usd": in_window["market_value_change_usd"],
-            })
-            aggregated = frame.groupby(["event_id", "ticker"]).agg(
-                return_days=("relative_day", "size"), last_day=("relative_day", "max"),
-                reach_back=("reach_back", "min"), spans_missing_session=("spans", "any"),
-                with_expected=("has_expected", "sum"), window_growth=("growth", "prod"),
-                expected_growth=("expected_growth", "prod"), cumulative_abnormal_return=("abnormal", "sum"),
-                car_variance=("variance", "sum"), variance_terms=("variance", "count"),
-                usd_value_change=("usd", "sum"), usd_terms=("usd", "count"),
-            ).reset_index()
+            1
+            + 1.0 / in_window["estimation_obs"]
+            + (m - in_window["mean_benchmark_return"]) ** 2 / in_window["benchmark_sxx"]
+        )
+        for model, expected, error_variance in (
+            ("market_model", market_model, variance),
+            ("market_adjusted", m, None),
+            ("mean_adjusted", in_window["mean_return"], None),
+        ):
+            frame = pd.DataFrame(
+                {
+                    "event_id": in_window["event_id"],
+                    "ticker": in_window["ticker"],
+                    "relative_day": in_window["relative_day"],
+                    "reach_back": in_window["relative_day"] - in_window["sessions_spanned"],
+                    "spans": in_window["spans_missing_session"].fillna(False).astype(bool),
+                    "growth": 1 + r,
+                    "expected_growth": 1 + expected,
+                    "has_expected": expected.notna(),
+                    "abnormal": r - expected,
+                    "variance": np.nan if error_variance is None else error_variance,
+                    "usd": in_window["market_value_change_usd"],
+                }
+            )
+            aggregated = (
+                frame.groupby(["event_id", "ticker"])
+                .agg(
+                    return_days=("relative_day", "size"),
+                    last_day=("relative_day", "max"),
+                    reach_back=("reach_back", "min"),
+                    spans_missing_session=("spans", "any"),
+                    with_expected=("has_expected", "sum"),
+                    window_growth=("growth", "prod"),
+                    expected_growth=("expected_growth", "prod"),
+                    cumulative_abnormal_return=("abnormal", "sum"),
+                    car_variance=("variance", "sum"),
+                    variance_terms=("variance", "count"),
+                    usd_value_change=("usd", "sum"),
+                    usd_terms=("usd", "count"),
+                )
+                .reset_index()
+            )
             # SQL sums of nothing but nulls are null
-            aggregated["car_variance"] = aggregated["car_variance"].where(aggregated["variance_terms"] > 0)
-            aggregated["usd_value_change"] = aggregated["usd_value_change"].where(aggregated["usd_terms"] > 0)
+            aggregated["car_variance"] = aggregated["car_variance"].where(
+                aggregated["variance_terms"] > 0
+            )
+            aggregated["usd_value_change"] = aggregated["usd_value_change"].where(
+                aggregated["usd_terms"] > 0
+            )
             aggregated["window_name"], aggregated["model"] = window, model
             covers = (aggregated["last_day"] == last) & (aggregated["reach_back"] <= first - 1)
             expected_ok = covers & (aggregated["with_expected"] == aggregated["return_days"])
             aggregated["covers_window"] = covers
             aggregated["window_return"] = (aggregated["window_growth"] - 1).where(covers)
-            aggregated["expected_window_return"] = (aggregated["expected_growth"] - 1).where(expected_ok)
-            aggregated["cumulative_abnormal_return"] = aggregated["cumulative_abnormal_return"].where(expected_ok)
+            aggregated["expected_window_return"] = (aggregated["expected_growth"] - 1).where(
+                expected_ok
+            )
+            aggregated["cumulative_abnormal_return"] = aggregated[
+                "cumulative_abnormal_return"
+            ].where(expected_ok)
             aggregated["buy_and_hold_abnormal_return"] = (
-                aggregated["window_return"] - aggregated["expected_window_return"])
+                aggregated["window_return"] - aggregated["expected_window_return"]
+            )
             aggregated["car_variance"] = aggregated["car_variance"].where(expected_ok)
-            aggregated["car_t_stat"] = aggregated["cumulative_abnormal_return"] / np.sqrt(aggregated["car_variance"])
+            aggregated["car_t_stat"] = aggregated["cumulative_abnormal_return"] / np.sqrt(
+                aggregated["car_variance"]
+            )
             aggregated["usd_value_change"] = aggregated["usd_value_change"].where(covers)
             frames.append(aggregated)
     return pd.concat(frames, ignore_index=True)
 
 
-def event_impact(securities: pd.DataFrame, days: pd.DataFrame, estimation: pd.DataFrame,
-                 windows: pd.DataFrame) -> pd.DataFrame:
+def event_impact(
+    securities: pd.DataFrame, days: pd.DataFrame, estimation: pd.DataFrame, windows: pd.DataFrame
+) -> pd.DataFrame:
     """fct_event_impact: one row per event x security, windows and models pivoted into columns."""
-    day0 = days[days["relative_day"] == 0].rename(columns={
-        "trade_date": "day0_trade_date", "close": "day0_close_price", "simple_return": "day0_return",
-        "benchmark_return": "day0_benchmark_return", "previous_market_value_usd": "market_value_usd_before_day0",
-        "market_value_change_usd": "day0_usd_value_change"})[
-        ["event_id", "ticker", "day0_trade_date", "day0_close_price", "day0_return", "day0_benchmark_return",
-         "market_value_usd_before_day0", "day0_usd_value_change"]]
+    day0 = days[days["relative_day"] == 0].rename(
+        columns={
+            "trade_date": "day0_trade_date",
+            "close": "day0_close_price",
+            "simple_return": "day0_return",
+            "benchmark_return": "day0_benchmark_return",
+            "previous_market_value_usd": "market_value_usd_before_day0",
+            "market_value_change_usd": "day0_usd_value_change",
+        }
+    )[
+        [
+            "event_id",
+            "ticker",
+            "day0_trade_date",
+            "day0_close_price",
+            "day0_return",
+            "day0_benchmark_return",
+            "market_value_usd_before_day0",
+            "day0_usd_value_change",
+        ]
+    ]
     abbreviation = dict(MODELS)
     windows = windows.assign(model_abbreviation=windows["model"].map(abbreviation))
     pivots = []
     market_adjusted = windows[windows["model"] == "market_adjusted"].pivot(
-        index=["event_id", "ticker"], columns="window_name",
-        values=["window_return", "expected_window_return", "usd_value_change"])
+        index=["event_id", "ticker"],
+        columns="window_name",
+        values=["window_return", "expected_window_return", "usd_value_change"],
+    )
     market_adjusted.columns = [
-        {"window_return": "return", "expected_window_return": "benchmark_return",
-         "usd_value_change": "usd_value_change"}[measure] + f"_{window}" for measure, window in market_adjusted.columns]
+        {
+            "window_return": "return",
+            "expected_window_return": "benchmark_return",
+            "usd_value_change": "usd_value_change",
+        }[measure]
+        + f"_{window}"
+        for measure, window in market_adjusted.columns
+    ]
     pivots.append(market_adjusted)
-    by_model = windows.pivot(index=["event_id", "ticker"], columns=["model_abbreviation", "window_name"],
-                             values=["cumulative_abnormal_return", "buy_and_hold_abnormal_return"])
-    by_model.columns = [f"{'car' if measure.startswith('cumulative') else 'bhar'}_{model}_{window}"
-                        for measure, model, window in by_model.columns]
+    by_model = windows.pivot(
+        index=["event_id", "ticker"],
+        columns=["model_abbreviation", "window_name"],
+        values=["cumulative_abnormal_return", "buy_and_hold_abnormal_return"],
+    )
+    by_model.columns = [
+        f"{'car' if measure.startswith('cumulative') else 'bhar'}_{model}_{window}"
+        for measure, model, window in by_model.columns
+    ]
     pivots.append(by_model)
-    t_stats = windows[windows["model"] == "market_model"].pivot(index=["event_id", "ticker"], columns="window_name",
-                                                                values="car_t_stat")
+    t_stats = windows[windows["model"] == "market_model"].pivot(
+        index=["event_id", "ticker"], columns="window_name", values="car_t_stat"
+    )
     t_stats.columns = [f"tstat_car_mm_{window}" for window in t_stats.columns]
     pivots.append(t_stats)
     wide = pd.concat(pivots, axis=1).reset_index()
     impact = securities.merge(day0, on=["event_id", "ticker"], how="left")
-    estimated = estimation[["event_id", "ticker", "estimation_obs", "alpha", "beta", "residual_variance",
-                            "positive_residual_share", "estimation_reason"]]
-    impact = impact.merge(estimated.rename(columns={name: f"{name}_mm" for name in (
-        "alpha", "beta", "residual_variance", "positive_residual_share")}), on=["event_id", "ticker"], how="left")
+    estimated = estimation[
+        [
+            "event_id",
+            "ticker",
+            "estimation_obs",
+            "alpha",
+            "beta",
+            "residual_variance",
+            "positive_residual_share",
+            "estimation_reason",
+        ]
+    ]
+    impact = impact.merge(
+        estimated.rename(
+            columns={
+                name: f"{name}_mm"
+                for name in ("alpha", "beta", "residual_variance", "positive_residual_share")
+            }
+        ),
+        on=["event_id", "ticker"],
+        how="left",
+    )
     impact = impact.merge(wide, on=["event_id", "ticker"], how="left")
-    impact["rank_day0_usd_value_change"] = impact.groupby("event_id")["day0_usd_value_change"].rank(method="min")
+    impact["rank_day0_usd_value_change"] = impact.groupby("event_id")["day0_usd_value_change"].rank(
+        method="min"
+    )
     impact["rank_day0_return"] = impact.groupby("event_id")["day0_return"].rank(method="min")
     return impact
 
 
-def residual_correlations(securities: pd.DataFrame, days: pd.DataFrame, estimation: pd.DataFrame) -> pd.DataFrame:
+def residual_correlations(
+    securities: pd.DataFrame, days: pd.DataFrame, estimation: pd.DataFrame
+) -> pd.DataFrame:
     """int_event_residual_correlation_groups: per event, the correlation of the estimation residuals
     of every pair of equities on calendar dates (pandas' pairwise-complete correlation matrix),
     averaged over the pairs of firms both in a group: the whole event, each sector, each sector x
     industry."""
     sample = days[days["in_estimation_sample"]].merge(
-        estimation.loc[estimation["alpha"].notna(), ["event_id", "ticker", "alpha", "beta"]], on=["event_id", "ticker"])
-    equities = securities.loc[securities["role"] == "equity", ["event_id", "ticker", "sector", "industry"]]
+        estimation.loc[estimation["alpha"].notna(), ["event_id", "ticker", "alpha", "beta"]],
+        on=["event_id", "ticker"],
+    )
+    equities = securities.loc[
+        securities["role"] == "equity", ["event_id", "ticker", "sector", "industry"]
+    ]
     equities = equities.fillna({"sector": "Unclassified", "industry": "Unclassified"})
     sample = sample.merge(equities[["event_id", "ticker"]], on=["event_id", "ticker"])
-    sample["residual"] = sample["simple_return"] - sample["alpha"] - sample["beta"] * sample["benchmark_return"]
+    sample["residual"] = (
+        sample["simple_return"] - sample["alpha"] - sample["beta"] * sample["benchmark_return"]
+    )
     keys = ["event_id", "grouping_level", "sector", "industry"]
     frames = []
     for event_id, rows in sample.groupby("event_id"):
@@ -437,26 +709,49 @@ def residual_correlations(securities: pd.DataFrame, days: pd.DataFrame, estimati
         firms = equities[equities["event_id"] == event_id].set_index("ticker").loc[matrix.columns]
         sector, industry = firms["sector"].to_numpy(), firms["industry"].to_numpy()
         first, second = np.triu_indices(matrix.shape[1], k=1)
-        pairs = pd.DataFrame({
-            "sector": sector[first], "industry": industry[first], "r": correlation[first, second],
-            "same_sector": sector[first] == sector[second],
-            "same_industry": (sector[first] == sector[second]) & (industry[first] == industry[second]),
-        })
+        pairs = pd.DataFrame(
+            {
+                "sector": sector[first],
+                "industry": industry[first],
+                "r": correlation[first, second],
+                "same_sector": sector[first] == sector[second],
+                "same_industry": (sector[first] == sector[second])
+                & (industry[first] == industry[second]),
+            }
+        )
         levels = [
-            ("all", firms.assign(sector=None, industry=None), pairs.assign(sector=None, industry=None)),
-            ("sector", firms.assign(industry=None), pairs[pairs["same_sector"]].assign(industry=None)),
+            (
+                "all",
+                firms.assign(sector=None, industry=None),
+                pairs.assign(sector=None, industry=None),
+            ),
+            (
+                "sector",
+                firms.assign(industry=None),
+                pairs[pairs["same_sector"]].assign(industry=None),
+            ),
             ("sector_industry", firms, pairs[pairs["same_industry"]]),
         ]
         for level, level_firms, level_pairs in levels:
             group = level_firms.groupby(["sector", "industry"], dropna=False).size().rename("firms")
-            averages = level_pairs.groupby(["sector", "industry"], dropna=False)["r"].agg(["mean", "count"])
-            frames.append(group.to_frame().join(averages).reset_index().assign(event_id=event_id, grouping_level=level))
+            averages = level_pairs.groupby(["sector", "industry"], dropna=False)["r"].agg(
+                ["mean", "count"]
+            )
+            frames.append(
+                group.to_frame()
+                .join(averages)
+                .reset_index()
+                .assign(event_id=event_id, grouping_level=level)
+            )
     columns = keys + ["firms", "avg_residual_correlation", "residual_correlation_pairs"]
     if not frames:
         return pd.DataFrame(columns=columns)
     groups = pd.concat(frames, ignore_index=True).rename(
-        columns={"mean": "avg_residual_correlation", "count": "residual_correlation_pairs"})
-    groups["residual_correlation_pairs"] = groups["residual_correlation_pairs"].fillna(0).astype(np.int64)
+        columns={"mean": "avg_residual_correlation", "count": "residual_correlation_pairs"}
+    )
+    groups["residual_correlation_pairs"] = (
+        groups["residual_correlation_pairs"].fillna(0).astype(np.int64)
+    )
     return groups[columns]
 
 
@@ -465,21 +760,40 @@ def residual_correlations(securities: pd.DataFrame, days: pd.DataFrame, estimati
 
 def sector_daily(returns: pd.DataFrame, attributes: pd.DataFrame) -> pd.DataFrame:
     """agg_sector_daily."""
-    equities = returns.merge(attributes.loc[attributes["role"] == "equity", ["ticker", "sector"]], on="ticker")
+    equities = returns.merge(
+        attributes.loc[attributes["role"] == "equity", ["ticker", "sector"]], on="ticker"
+    )
     r, weight = equities["simple_return"], equities["previous_market_value_usd"]
-    frame = pd.DataFrame({
-        "trade_date": equities["trade_date"], "sector": equities["sector"].fillna("Unclassified"),
-        "priced": 1, "counted": r.notna(), "weighted": r * weight,
-        "weight": weight.where(r.notna()), "weighted_count": (r * weight).notna(), "r": r,
-        "value": equities["market_value_usd"], "up": r > 0, "down": r < 0, "flat": r == 0,
-        "spanning": equities["spans_missing_session"].fillna(False).astype(bool),
-    })
+    frame = pd.DataFrame(
+        {
+            "trade_date": equities["trade_date"],
+            "sector": equities["sector"].fillna("Unclassified"),
+            "priced": 1,
+            "counted": r.notna(),
+            "weighted": r * weight,
+            "weight": weight.where(r.notna()),
+            "weighted_count": (r * weight).notna(),
+            "r": r,
+            "value": equities["market_value_usd"],
+            "up": r > 0,
+            "down": r < 0,
+            "flat": r == 0,
+            "spanning": equities["spans_missing_session"].fillna(False).astype(bool),
+        }
+    )
     grouped = frame.groupby(["trade_date", "sector"])
     daily = grouped.agg(
-        securities_priced=("priced", "sum"), securities_counted=("counted", "sum"),
-        weighted=("weighted", "sum"), weight=("weight", "sum"), cap_weighted_securities=("weighted_count", "sum"),
-        equal_weighted_return=("r", "mean"), total_market_value_usd=("value", "sum"), valued=("value", "count"),
-        advancers=("up", "sum"), decliners=("down", "sum"), unchanged=("flat", "sum"),
+        securities_priced=("priced", "sum"),
+        securities_counted=("counted", "sum"),
+        weighted=("weighted", "sum"),
+        weight=("weight", "sum"),
+        cap_weighted_securities=("weighted_count", "sum"),
+        equal_weighted_return=("r", "mean"),
+        total_market_value_usd=("value", "sum"),
+        valued=("value", "count"),
+        advancers=("up", "sum"),
+        decliners=("down", "sum"),
+        unchanged=("flat", "sum"),
         returns_spanning_missing_session=("spanning", "sum"),
     )
     daily["cap_weighted_return"] = daily["weighted"] / daily["weight"].where(daily["weight"] != 0)
@@ -512,7 +826,9 @@ def compute(inputs: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], d
         windows = event_window_impact(days, estimation)
         marts["fct_event_impact"] = event_impact(securities, days, estimation, windows)
     with _timed(timings, "residual_correlations"):
-        marts["int_event_residual_correlation_groups"] = residual_correlations(securities, days, estimation)
+        marts["int_event_residual_correlation_groups"] = residual_correlations(
+            securities, days, estimation
+        )
     with _timed(timings, "sector_daily"):
         marts["agg_sector_daily"] = sector_daily(marts["fct_daily_returns"], attributes)
     return marts, timings
@@ -520,18 +836,56 @@ def compute(inputs: dict[str, pd.DataFrame]) -> tuple[dict[str, pd.DataFrame], d
 
 # The columns checked against the marts, by mart: (key columns, value columns).
 CHECKED = {
-    "daily_returns": ("fct_daily_returns", ["ticker", "trade_date"],
-                      ["simple_return", "benchmark_return", "total_return_index", "market_value_usd",
-                       "previous_market_value_usd", "market_value_change_usd", "sessions_spanned"]),
-    "event_impact": ("fct_event_impact", ["event_id", "ticker"],
-                     ["day0_return", "day0_usd_value_change", "beta_mm", "car_mm_0_0", "car_mm_m1_p1", "car_mm_m5_p5",
-                      "car_mktadj_0_p5", "car_meanadj_0_p1", "bhar_mm_0_p5", "tstat_car_mm_m1_p1", "return_0_p5",
-                      "usd_value_change_m5_p5", "rank_day0_usd_value_change"]),
-    "residual_correlations": ("int_event_residual_correlation_groups", ["event_id", "grouping_level", "sector", "industry"],
-                              ["firms", "avg_residual_correlation", "residual_correlation_pairs"]),
-    "sector_daily": ("agg_sector_daily", ["trade_date", "sector"],
-                     ["securities_priced", "securities_counted", "cap_weighted_return", "equal_weighted_return",
-                      "total_market_value_usd", "advancers", "returns_spanning_missing_session"]),
+    "daily_returns": (
+        "fct_daily_returns",
+        ["ticker", "trade_date"],
+        [
+            "simple_return",
+            "benchmark_return",
+            "total_return_index",
+            "market_value_usd",
+            "previous_market_value_usd",
+            "market_value_change_usd",
+            "sessions_spanned",
+        ],
+    ),
+    "event_impact": (
+        "fct_event_impact",
+        ["event_id", "ticker"],
+        [
+            "day0_return",
+            "day0_usd_value_change",
+            "beta_mm",
+            "car_mm_0_0",
+            "car_mm_m1_p1",
+            "car_mm_m5_p5",
+            "car_mktadj_0_p5",
+            "car_meanadj_0_p1",
+            "bhar_mm_0_p5",
+            "tstat_car_mm_m1_p1",
+            "return_0_p5",
+            "usd_value_change_m5_p5",
+            "rank_day0_usd_value_change",
+        ],
+    ),
+    "residual_correlations": (
+        "int_event_residual_correlation_groups",
+        ["event_id", "grouping_level", "sector", "industry"],
+        ["firms", "avg_residual_correlation", "residual_correlation_pairs"],
+    ),
+    "sector_daily": (
+        "agg_sector_daily",
+        ["trade_date", "sector"],
+        [
+            "securities_priced",
+            "securities_counted",
+            "cap_weighted_return",
+            "equal_weighted_return",
+            "total_market_value_usd",
+            "advancers",
+            "returns_spanning_missing_session",
+        ],
+    ),
 }
 TOLERANCE = 1e-6
 
@@ -550,9 +904,12 @@ def check_against_marts(warehouse: Path, marts: dict[str, pd.DataFrame]) -> dict
                 for key in keys:
                     if key.endswith("_date"):
                         frame[key] = pd.to_datetime(frame[key]).astype("datetime64[ns]")
-            joined = sql.merge(ours, on=keys, how="outer", suffixes=("_sql", "_pandas"), indicator=True)
+            joined = sql.merge(
+                ours, on=keys, how="outer", suffixes=("_sql", "_pandas"), indicator=True
+            )
             result: dict[str, Any] = {
-                "rows_sql": len(sql), "rows_pandas": len(ours),
+                "rows_sql": len(sql),
+                "rows_pandas": len(ours),
                 "rows_only_in_sql": int((joined["_merge"] == "left_only").sum()),
                 "rows_only_in_pandas": int((joined["_merge"] == "right_only").sum()),
                 "columns": {},
@@ -561,25 +918,40 @@ def check_against_marts(warehouse: Path, marts: dict[str, pd.DataFrame]) -> dict
             worst = 0.0
             for column in values:
                 a = pd.to_numeric(both[f"{column}_sql"], errors="coerce").astype(float).to_numpy()
-                b = pd.to_numeric(both[f"{column}_pandas"], errors="coerce").astype(float).to_numpy()
+                b = (
+                    pd.to_numeric(both[f"{column}_pandas"], errors="coerce")
+                    .astype(float)
+                    .to_numpy()
+                )
                 null_mismatch = int((np.isnan(a) != np.isnan(b)).sum())
                 known = ~np.isnan(a) & ~np.isnan(b)
                 difference = np.abs(a[known] - b[known]) / np.maximum(1.0, np.abs(a[known]))
                 largest = float(difference.max()) if difference.size else 0.0
                 worst = max(worst, largest)
-                result["columns"][column] = {"null_mismatches": null_mismatch, "max_relative_difference": largest}
+                result["columns"][column] = {
+                    "null_mismatches": null_mismatch,
+                    "max_relative_difference": largest,
+                }
             mismatched_nulls = sum(c["null_mismatches"] for c in result["columns"].values())
-            result["match"] = (result["rows_only_in_sql"] == 0 and result["rows_only_in_pandas"] == 0
-                               and mismatched_nulls == 0 and worst <= TOLERANCE)
+            result["match"] = (
+                result["rows_only_in_sql"] == 0
+                and result["rows_only_in_pandas"] == 0
+                and mismatched_nulls == 0
+                and worst <= TOLERANCE
+            )
             result["summary"] = (
-                "match" if result["match"] else
-                f"{result['rows_only_in_sql']}+{result['rows_only_in_pandas']} unmatched rows, "
-                f"{mismatched_nulls} null mismatches, max rel. diff {worst:.2g}")
+                "match"
+                if result["match"]
+                else f"{result['rows_only_in_sql']}+{result['rows_only_in_pandas']} unmatched rows, "
+                f"{mismatched_nulls} null mismatches, max rel. diff {worst:.2g}"
+            )
             checks[family] = result
     return checks
 
 
-def time_compiled_sql(warehouse: Path, compiled: Path, families: dict[str, list[str]]) -> dict[str, Any]:
+def time_compiled_sql(
+    warehouse: Path, compiled: Path, families: dict[str, list[str]]
+) -> dict[str, Any]:
     """Each model's compiled SELECT run alone on the built warehouse (its inputs are the stored
     upstream tables), into an in-memory temporary table that is then dropped: the SQL engine's
     time for the same work pandas does in memory, without dbt's table writes or its 2 threads
@@ -623,23 +995,38 @@ def _run_python_model(con: Any, path: Path) -> Any:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--warehouse", type=Path, required=True, help="a built warehouse (DuckDB file)")
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.baseline", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--warehouse", type=Path, required=True, help="a built warehouse (DuckDB file)"
+    )
     parser.add_argument("--seeds", type=Path, default=SEEDS_DIR, help="the dbt seeds directory")
     parser.add_argument("--result", type=Path, help="write the timings and checks as JSON here")
     parser.add_argument("--no-check", action="store_true", help="do not compare with the marts")
-    parser.add_argument("--compiled-sql", type=Path,
-                        help="directory of the dbt models' compiled SQL (<model>.sql): each family's models "
-                             "are also timed alone, one query at a time, into in-memory tables")
-    parser.add_argument("--families", type=json.loads, help='JSON {"family": ["model", ...]} for --compiled-sql')
-    parser.add_argument("--sql-only", action="store_true",
-                        help="only time the compiled SQL (bench.run runs it in its own process, so each "
-                             "side's peak memory is its own)")
+    parser.add_argument(
+        "--compiled-sql",
+        type=Path,
+        help="directory of the dbt models' compiled SQL (<model>.sql): each family's models "
+        "are also timed alone, one query at a time, into in-memory tables",
+    )
+    parser.add_argument(
+        "--families", type=json.loads, help='JSON {"family": ["model", ...]} for --compiled-sql'
+    )
+    parser.add_argument(
+        "--sql-only",
+        action="store_true",
+        help="only time the compiled SQL (bench.run runs it in its own process, so each "
+        "side's peak memory is its own)",
+    )
     args = parser.parse_args(argv)
     if args.sql_only:
         if not (args.compiled_sql and args.families):
             parser.error("--sql-only needs --compiled-sql and --families")
-        _write({"sql_alone": time_compiled_sql(args.warehouse, args.compiled_sql, args.families)}, args.result)
+        _write(
+            {"sql_alone": time_compiled_sql(args.warehouse, args.compiled_sql, args.families)},
+            args.result,
+        )
         return 0
 
     started = time.perf_counter()

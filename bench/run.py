@@ -65,12 +65,21 @@ STAGES = ("ingest", "dbt", "checks", "reports", "publish", "other")
 # The models each family of marts is computed by in SQL, and what bench.baseline recomputes.
 SQL_MART_FAMILIES: dict[str, tuple[str, ...]] = {
     "daily_returns": (
-        "int_exchange_sessions", "int_fx_usd_rates", "int_shares_outstanding_daily",
-        "int_daily_returns", "int_daily_market_values", "fct_daily_returns",
+        "int_exchange_sessions",
+        "int_fx_usd_rates",
+        "int_shares_outstanding_daily",
+        "int_daily_returns",
+        "int_daily_market_values",
+        "fct_daily_returns",
     ),
     "event_impact": (
-        "int_security_attributes", "dim_security", "int_event_securities", "int_event_security_days",
-        "int_event_estimation", "fct_event_window_impact", "fct_event_impact",
+        "int_security_attributes",
+        "dim_security",
+        "int_event_securities",
+        "int_event_security_days",
+        "int_event_estimation",
+        "fct_event_window_impact",
+        "fct_event_impact",
     ),
     "residual_correlations": ("int_event_residual_correlation_groups",),
     "sector_daily": ("agg_sector_daily",),
@@ -111,7 +120,9 @@ def parse_sizes(text: str) -> list[Size]:
             continue
         match = re.fullmatch(r"(\d+)x(\d+)", item)
         if not match or int(match[1]) < 1 or int(match[2]) < 1:
-            raise argparse.ArgumentTypeError(f"size {item!r} is neither {BUNDLED!r} nor <tickers>x<years>")
+            raise argparse.ArgumentTypeError(
+                f"size {item!r} is neither {BUNDLED!r} nor <tickers>x<years>"
+            )
         sizes.append(Size(item, int(match[1]), int(match[2])))
     if not sizes:
         raise argparse.ArgumentTypeError("no size given")
@@ -154,19 +165,41 @@ def build_parser() -> argparse.ArgumentParser:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--sizes", type=parse_sizes, default=parse_sizes(DEFAULT_SIZES),
-                        help=f"comma-separated: {BUNDLED} and/or <tickers>x<years> (default {DEFAULT_SIZES})")
-    parser.add_argument("--out", default=str(RESULTS_DIR), help="directory for results.json and results.md")
-    parser.add_argument("--workdir", help="where the temporary warehouses go (default: the system temp dir)")
-    parser.add_argument("--keep", action="store_true", help="keep the warehouses, snapshots and logs")
+    parser.add_argument(
+        "--sizes",
+        type=parse_sizes,
+        default=parse_sizes(DEFAULT_SIZES),
+        help=f"comma-separated: {BUNDLED} and/or <tickers>x<years> (default {DEFAULT_SIZES})",
+    )
+    parser.add_argument(
+        "--out", default=str(RESULTS_DIR), help="directory for results.json and results.md"
+    )
+    parser.add_argument(
+        "--workdir", help="where the temporary warehouses go (default: the system temp dir)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the warehouses, snapshots and logs"
+    )
     parser.add_argument("--seed", type=int, default=0, help="synthetic snapshot seed")
-    parser.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END,
-                        help="last day of the synthetic snapshots (YYYY-MM-DD)")
-    parser.add_argument("--nightly-repeats", type=int, default=1,
-                        help="nightly runs per size, each from the same built warehouse; the median is reported")
+    parser.add_argument(
+        "--end",
+        type=date.fromisoformat,
+        default=DEFAULT_END,
+        help="last day of the synthetic snapshots (YYYY-MM-DD)",
+    )
+    parser.add_argument(
+        "--nightly-repeats",
+        type=int,
+        default=1,
+        help="nightly runs per size, each from the same built warehouse; the median is reported",
+    )
     parser.add_argument("--no-baseline", action="store_true", help="skip the pandas baseline")
-    parser.add_argument("--timeout-minutes", type=float, default=40.0,
-                        help="per phase; a phase that takes longer is stopped and reported as a timeout")
+    parser.add_argument(
+        "--timeout-minutes",
+        type=float,
+        default=40.0,
+        help="per phase; a phase that takes longer is stopped and reported as a timeout",
+    )
     parser.add_argument("--quiet", action="store_true", help="no per-step progress")
     return parser
 
@@ -203,16 +236,29 @@ def prepare_dbt_manifest() -> None:
     than a file of the project)."""
     project = REPO_ROOT / "dbt_project"
     manifest = DBT_TARGET_DIR / "manifest.json"
-    sources = [path for folder in ("models", "macros", "seeds", "snapshots", "tests")
-               for path in (project / folder).rglob("*") if path.is_file()]
+    sources = [
+        path
+        for folder in ("models", "macros", "seeds", "snapshots", "tests")
+        for path in (project / folder).rglob("*")
+        if path.is_file()
+    ]
     sources += [project / "dbt_project.yml", project / "profiles.yml"]
-    if manifest.exists() and all(path.stat().st_mtime < manifest.stat().st_mtime for path in sources
-                                 if path.exists()):
+    if manifest.exists() and all(
+        path.stat().st_mtime < manifest.stat().st_mtime for path in sources if path.exists()
+    ):
         return
     env = {key: value for key, value in os.environ.items() if key != "DAGSTER_HOME"}
     subprocess.run(
-        [sys.executable, "-c", "from orchestration.defs.dbt.project import parse_dbt_project; parse_dbt_project()"],
-        check=True, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            "from orchestration.defs.dbt.project import parse_dbt_project; parse_dbt_project()",
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -231,7 +277,12 @@ def _command_line_options(args: argparse.Namespace) -> list[str]:
 
 def run_size(size: Size, directory: Path, args: argparse.Namespace, say: Any) -> dict[str, Any]:
     directory.mkdir(parents=True, exist_ok=True)
-    record: dict[str, Any] = {"size": size.name, "tickers": size.tickers, "years": size.years, "status": "ok"}
+    record: dict[str, Any] = {
+        "size": size.name,
+        "tickers": size.tickers,
+        "years": size.years,
+        "status": "ok",
+    }
     timeout = args.timeout_minutes * 60
     try:
         snapshot_dir, universe = prepare_snapshot(size, directory, args, record, say)
@@ -240,9 +291,13 @@ def run_size(size: Size, directory: Path, args: argparse.Namespace, say: Any) ->
         record["universe_securities"] = _count_lines(universe) - 1
         warehouse = directory / "warehouse.duckdb"
         env = phase_environment(size, snapshot_dir, universe, warehouse, windows["build"][0])
-        say(f"\n[{size.name}] build {windows['build'][0]}..{windows['build'][1]} into an empty warehouse")
+        say(
+            f"\n[{size.name}] build {windows['build'][0]}..{windows['build'][1]} into an empty warehouse"
+        )
         compiled = directory / "compiled"
-        build = run_phase("build", windows["build"], env, directory, timeout, say, keep_compiled=compiled)
+        build = run_phase(
+            "build", windows["build"], env, directory, timeout, say, keep_compiled=compiled
+        )
         record["build"] = build
         if not build.get("success"):
             record["status"] = build.get("status", "failed")
@@ -259,17 +314,31 @@ def run_size(size: Size, directory: Path, args: argparse.Namespace, say: Any) ->
         for repeat in range(max(1, args.nightly_repeats)):
             if repeat:
                 shutil.copyfile(built_copy, warehouse)
-            say(f"[{size.name}] nightly run for {windows['nightly'][1]}: partitions "
+            say(
+                f"[{size.name}] nightly run for {windows['nightly'][1]}: partitions "
                 f"{windows['nightly'][0]}..{windows['nightly'][1]}"
-                + (f" (repeat {repeat + 1})" if repeat else ""))
-            nightly_runs.append(run_phase("nightly", windows["nightly"], env, directory, timeout, say))
+                + (f" (repeat {repeat + 1})" if repeat else "")
+            )
+            nightly_runs.append(
+                run_phase("nightly", windows["nightly"], env, directory, timeout, say)
+            )
             if not nightly_runs[-1].get("success"):
                 break
         record["nightly"] = median_run(nightly_runs)
         if len(nightly_runs) > 1:
-            record["nightly"]["repeats_wall_seconds"] = [run.get("wall_seconds") for run in nightly_runs]
+            record["nightly"]["repeats_wall_seconds"] = [
+                run.get("wall_seconds") for run in nightly_runs
+            ]
             record["nightly"]["repeats"] = [
-                {key: run.get(key) for key in ("wall_seconds", "cpu_seconds", "others_busy_share", "peak_rss_bytes")}
+                {
+                    key: run.get(key)
+                    for key in (
+                        "wall_seconds",
+                        "cpu_seconds",
+                        "others_busy_share",
+                        "peak_rss_bytes",
+                    )
+                }
                 for run in nightly_runs
             ]
         if not record["nightly"].get("success"):
@@ -289,12 +358,30 @@ def prepare_snapshot(
     if not size.synthetic:
         return REPO_ROOT / "warehouse" / "snapshot", REPO_ROOT / "warehouse" / "universe.csv"
     snapshot_dir = directory / "snapshot"
-    say(f"\n[{size.name}] generating a synthetic snapshot ({size.tickers} equities x {size.years} years)")
+    say(
+        f"\n[{size.name}] generating a synthetic snapshot ({size.tickers} equities x {size.years} years)"
+    )
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "bench.synthetic", "--tickers", str(size.tickers), "--years", str(size.years),
-         "--out", str(snapshot_dir), "--seed", str(args.seed), "--end", args.end.isoformat()],
-        check=True, cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.synthetic",
+            "--tickers",
+            str(size.tickers),
+            "--years",
+            str(size.years),
+            "--out",
+            str(snapshot_dir),
+            "--seed",
+            str(args.seed),
+            "--end",
+            args.end.isoformat(),
+        ],
+        check=True,
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     record["generation_seconds"] = round(time.perf_counter() - started, 2)
     return snapshot_dir, snapshot_dir / "universe.csv"
@@ -350,14 +437,16 @@ def phase_environment(
     env = dict(os.environ)
     env.pop("DAGSTER_HOME", None)  # an ephemeral instance: no run history written anywhere
     env.pop(settings.PUBLISHED_PATH_ENV, None)  # published beside the temporary warehouse
-    env.update({
-        settings.WAREHOUSE_PATH_ENV: str(warehouse),
-        settings.SOURCE_ENV: "snapshot",
-        settings.SNAPSHOT_DIR_ENV: str(snapshot_dir),
-        settings.UNIVERSE_PATH_ENV: str(universe),
-        "MARKET_WAREHOUSE_HISTORY_START": history_start.isoformat(),
-        "PYTHONWARNINGS": "ignore",
-    })
+    env.update(
+        {
+            settings.WAREHOUSE_PATH_ENV: str(warehouse),
+            settings.SOURCE_ENV: "snapshot",
+            settings.SNAPSHOT_DIR_ENV: str(snapshot_dir),
+            settings.UNIVERSE_PATH_ENV: str(universe),
+            "MARKET_WAREHOUSE_HISTORY_START": history_start.isoformat(),
+            "PYTHONWARNINGS": "ignore",
+        }
+    )
     return env
 
 
@@ -422,7 +511,9 @@ class TreeSampler(threading.Thread):
     def _command(pid: int) -> str | None:
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                parts = [part.decode(errors="replace") for part in handle.read().split(b"\0") if part]
+                parts = [
+                    part.decode(errors="replace") for part in handle.read().split(b"\0") if part
+                ]
         except OSError:
             return None
         if not parts:
@@ -436,8 +527,11 @@ class TreeSampler(threading.Thread):
         return Path(parts[0]).name
 
     def peak(self, start: float | None = None, end: float | None = None) -> int | None:
-        values = [total for moment, total, _ in self.samples
-                  if (start is None or moment >= start) and (end is None or moment <= end)]
+        values = [
+            total
+            for moment, total, _ in self.samples
+            if (start is None or moment >= start) and (end is None or moment <= end)
+        ]
         return max(values) if values else None
 
     def peak_root(self) -> int | None:
@@ -453,10 +547,19 @@ def run_subprocess(
     import resource
 
     with log_path.open("w") as log:
-        usage_before, machine_before = resource.getrusage(resource.RUSAGE_CHILDREN), _machine_jiffies()
+        usage_before, machine_before = (
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+            _machine_jiffies(),
+        )
         started = time.time()
-        process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            command,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         sampler = TreeSampler(process.pid)
         code: int | None = None
         try:
@@ -471,10 +574,18 @@ def run_subprocess(
             ended = time.time()
             if sampler.is_alive():
                 sampler.stop()
-        usage_after, machine_after = resource.getrusage(resource.RUSAGE_CHILDREN), _machine_jiffies()
-    own = (usage_after.ru_utime + usage_after.ru_stime) - (usage_before.ru_utime + usage_before.ru_stime)
-    cpu: dict[str, float | None] = {"cpu_seconds": round(own, 2), "machine_busy_share": None,
-                                    "others_busy_share": None}
+        usage_after, machine_after = (
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+            _machine_jiffies(),
+        )
+    own = (usage_after.ru_utime + usage_after.ru_stime) - (
+        usage_before.ru_utime + usage_before.ru_stime
+    )
+    cpu: dict[str, float | None] = {
+        "cpu_seconds": round(own, 2),
+        "machine_busy_share": None,
+        "others_busy_share": None,
+    }
     if machine_before and machine_after:
         ticks = os.sysconf("SC_CLK_TCK")
         busy = (machine_after[0] - machine_before[0]) / ticks
@@ -513,37 +624,69 @@ def _stop_process_group(process: subprocess.Popen) -> None:
 
 
 def run_phase(
-    phase: str, window: tuple[date, date], env: dict[str, str], directory: Path, timeout: float, say: Any,
-    *, keep_compiled: Path | None = None,
+    phase: str,
+    window: tuple[date, date],
+    env: dict[str, str],
+    directory: Path,
+    timeout: float,
+    say: Any,
+    *,
+    keep_compiled: Path | None = None,
 ) -> dict[str, Any]:
     stamp = f"{phase}-{int(time.time() * 1000)}"
     result_path, events_path = directory / f"{stamp}.json", directory / f"{stamp}.events.jsonl"
-    command = [sys.executable, "-m", "bench.run", "_worker", "--phase", phase, "--first", window[0].isoformat(),
-               "--last", window[1].isoformat(), "--result", str(result_path), "--events", str(events_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.run",
+        "_worker",
+        "--phase",
+        phase,
+        "--first",
+        window[0].isoformat(),
+        "--last",
+        window[1].isoformat(),
+        "--result",
+        str(result_path),
+        "--events",
+        str(events_path),
+    ]
     if keep_compiled is not None:
         command += ["--keep-compiled", str(keep_compiled)]
     load_before = os.getloadavg()
     stop_tail = threading.Event()
     tail = threading.Thread(target=_tail_events, args=(events_path, stop_tail, say), daemon=True)
     tail.start()
-    code, started, ended, sampler, cpu = run_subprocess(command, env, directory / f"{stamp}.log", timeout)
+    code, started, ended, sampler, cpu = run_subprocess(
+        command, env, directory / f"{stamp}.log", timeout
+    )
     stop_tail.set()
     tail.join()
     worker: dict[str, Any] = {}
     if result_path.exists():
         worker = json.loads(result_path.read_text())
-    events = [json.loads(line) for line in events_path.read_text().splitlines()] if events_path.exists() else []
+    events = (
+        [json.loads(line) for line in events_path.read_text().splitlines()]
+        if events_path.exists()
+        else []
+    )
     summary = summarize_phase(phase, window, worker, events, started, ended, sampler)
     summary["load_average_before"] = [round(value, 2) for value in load_before]
     summary.update(cpu)
     summary["exit_code"] = code
     if code is None:
-        summary.update(success=False, status="timeout", error=f"stopped after {timeout / 60:.0f} minutes")
+        summary.update(
+            success=False, status="timeout", error=f"stopped after {timeout / 60:.0f} minutes"
+        )
     elif code != 0 or not worker:
         summary.update(success=False, status="failed")
-        summary.setdefault("error", worker.get("error") or f"worker exited with {code}; see {stamp}.log")
-    say(f"  {phase}: {summary.get('status', 'ok')} in {summary['wall_seconds']:.1f} s, peak RSS "
-        f"{_gib(summary.get('peak_rss_bytes'))}")
+        summary.setdefault(
+            "error", worker.get("error") or f"worker exited with {code}; see {stamp}.log"
+        )
+    say(
+        f"  {phase}: {summary.get('status', 'ok')} in {summary['wall_seconds']:.1f} s, peak RSS "
+        f"{_gib(summary.get('peak_rss_bytes'))}"
+    )
     return summary
 
 
@@ -611,8 +754,10 @@ def summarize_phase(
         "maxrss_children_bytes": worker.get("maxrss_children_bytes"),
         "memory_samples": len(sampler.samples),
         "source_seconds": round(sum(worker.get("source_seconds_by_call", {}).values()), 2),
-        "source_seconds_by_call": {name: round(value, 2)
-                                   for name, value in worker.get("source_seconds_by_call", {}).items()},
+        "source_seconds_by_call": {
+            name: round(value, 2)
+            for name, value in worker.get("source_seconds_by_call", {}).items()
+        },
         "rows": worker.get("rows", {}),
         "dbt": worker.get("dbt", {}),
         "step_started_at": {step["step"]: step["start"] for step in steps},
@@ -656,11 +801,26 @@ def step_intervals(events: list[dict[str, Any]], ended: float) -> list[dict[str,
             open_steps[step] = moment
         elif word in ("done", "FAILED", "skipped") and step in open_steps:
             start = open_steps.pop(step)
-            steps.append({"step": step, "start": start, "end": moment, "seconds": moment - start,
-                          "outcome": word})
+            steps.append(
+                {
+                    "step": step,
+                    "start": start,
+                    "end": moment,
+                    "seconds": moment - start,
+                    "outcome": word,
+                }
+            )
     for step, start in open_steps.items():
-        steps.append({"step": step, "start": start, "end": ended, "seconds": ended - start,
-                      "outcome": "unfinished", "unfinished": True})
+        steps.append(
+            {
+                "step": step,
+                "start": start,
+                "end": ended,
+                "seconds": ended - start,
+                "outcome": "unfinished",
+                "unfinished": True,
+            }
+        )
     return steps
 
 
@@ -693,10 +853,21 @@ def run_baseline(
     """The pandas baseline in its own process; then, in another, the same models' compiled SQL
     run alone (each process's peak memory is its own)."""
     result_path = directory / "baseline.json"
-    command = [sys.executable, "-m", "bench.baseline", "--warehouse", str(warehouse),
-               "--seeds", str(REPO_ROOT / "dbt_project" / "seeds"), "--result", str(result_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.baseline",
+        "--warehouse",
+        str(warehouse),
+        "--seeds",
+        str(REPO_ROOT / "dbt_project" / "seeds"),
+        "--result",
+        str(result_path),
+    ]
     env = dict(os.environ, PYTHONWARNINGS="ignore")
-    code, started, ended, sampler, cpu = run_subprocess(command, env, directory / "baseline.log", timeout)
+    code, started, ended, sampler, cpu = run_subprocess(
+        command, env, directory / "baseline.log", timeout
+    )
     result: dict[str, Any] = json.loads(result_path.read_text()) if result_path.exists() else {}
     result.update(
         exit_code=code,
@@ -710,15 +881,28 @@ def run_baseline(
         result.setdefault("status", "ok")
     if compiled is not None and compiled.is_dir() and code == 0:
         sql_path = directory / "sql_alone.json"
-        command = [sys.executable, "-m", "bench.baseline", "--warehouse", str(warehouse), "--sql-only",
-                   "--compiled-sql", str(compiled), "--families", json.dumps(SQL_MART_FAMILIES),
-                   "--result", str(sql_path)]
+        command = [
+            sys.executable,
+            "-m",
+            "bench.baseline",
+            "--warehouse",
+            str(warehouse),
+            "--sql-only",
+            "--compiled-sql",
+            str(compiled),
+            "--families",
+            json.dumps(SQL_MART_FAMILIES),
+            "--result",
+            str(sql_path),
+        ]
         code, _, _, sampler, _ = run_subprocess(command, env, directory / "sql_alone.log", timeout)
         if code == 0 and sql_path.exists():
             result.update(json.loads(sql_path.read_text()))
             result["sql_alone_peak_rss_bytes"] = sampler.peak()
-    say(f"  baseline: {result['status']}, pandas {result.get('compute_seconds', float('nan')):.1f} s "
-        f"(+ {result.get('load_seconds', float('nan')):.1f} s reading the raw tables)")
+    say(
+        f"  baseline: {result['status']}, pandas {result.get('compute_seconds', float('nan')):.1f} s "
+        f"(+ {result.get('load_seconds', float('nan')):.1f} s reading the raw tables)"
+    )
     return result
 
 
@@ -793,8 +977,17 @@ def worker_main(argv: Sequence[str]) -> int:
     def progress(line: str) -> None:
         match = PROGRESS_LINE.match(line)
         if match:
-            events.write(json.dumps({"time": time.time(), "word": match["word"], "step": match["step"],
-                                     "line": line}) + "\n")
+            events.write(
+                json.dumps(
+                    {
+                        "time": time.time(),
+                        "word": match["word"],
+                        "step": match["step"],
+                        "line": line,
+                    }
+                )
+                + "\n"
+            )
 
     try:
         from orchestration.build import run_refresh
@@ -805,20 +998,30 @@ def worker_main(argv: Sequence[str]) -> int:
         record["refresh_started_at"] = time.time()
         result = run_refresh(args.first, args.last, progress=progress)
         record["refresh_ended_at"] = time.time()
-        record.update(success=result.success, run_id=result.run_id, failed_steps=list(result.failed_steps))
+        record.update(
+            success=result.success, run_id=result.run_id, failed_steps=list(result.failed_steps)
+        )
     except BaseException as error:
         record["refresh_ended_at"] = time.time()
-        record.update(success=False, error=f"{type(error).__name__}: {error}", traceback=traceback.format_exc())
+        record.update(
+            success=False,
+            error=f"{type(error).__name__}: {error}",
+            traceback=traceback.format_exc(),
+        )
     finally:
         events.close()
     _add_usage(record)
-    for name, collect in (("stage_of_step", lambda: stage_of_step()),
-                          ("rows", lambda: rows_loaded(record.get("run_id"), args.first, args.last)),
-                          ("dbt", lambda: dbt_artifacts(record.get("run_id"), args.keep_compiled))):
+    for name, collect in (
+        ("stage_of_step", lambda: stage_of_step()),
+        ("rows", lambda: rows_loaded(record.get("run_id"), args.first, args.last)),
+        ("dbt", lambda: dbt_artifacts(record.get("run_id"), args.keep_compiled)),
+    ):
         try:
             record[name] = collect()
         except Exception as error:  # bookkeeping must not hide the run's own result
-            record.setdefault("bookkeeping_errors", []).append(f"{name}: {type(error).__name__}: {error}")
+            record.setdefault("bookkeeping_errors", []).append(
+                f"{name}: {type(error).__name__}: {error}"
+            )
     args.result.write_text(json.dumps(record, indent=1, default=str))
     return 0 if record.get("success") else 1
 
@@ -849,13 +1052,21 @@ def time_source_calls() -> dict[str, float]:
 
     seconds: dict[str, float] = {}
     source = snapshot_source.SnapshotSource
-    for name in ("fetch_prices", "fetch_fx", "fetch_fundamentals", "fetch_share_counts",
-                 "fetch_quarterly_financials", "coverage"):
+    for name in (
+        "fetch_prices",
+        "fetch_fx",
+        "fetch_fundamentals",
+        "fetch_share_counts",
+        "fetch_quarterly_financials",
+        "coverage",
+    ):
         original = getattr(source, name, None)
         if original is None:
             continue
 
-        def timed(self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any) -> Any:
+        def timed(
+            self: Any, *args: Any, _original: Any = original, _name: str = name, **kwargs: Any
+        ) -> Any:
             started = time.perf_counter()
             try:
                 return _original(self, *args, **kwargs)
@@ -896,7 +1107,15 @@ def stage_of_step(definitions: Any = None) -> dict[str, str]:
 
 def stage_for(name: str, groups: Iterable[str | None], *, has_checks: bool) -> str:
     groups = {group for group in groups if group}
-    if name.startswith("dbt_") or groups & {"staging", "intermediate", "marts", "event_study", "reference", "history", "dbt"}:
+    if name.startswith("dbt_") or groups & {
+        "staging",
+        "intermediate",
+        "marts",
+        "event_study",
+        "reference",
+        "history",
+        "dbt",
+    }:
         return "dbt"
     if "ingest" in groups:
         return "ingest"
@@ -918,15 +1137,19 @@ def rows_loaded(run_id: str | None, first: date, last: date) -> dict[str, Any]:
     with duckdb.connect(str(path), read_only=True) as con:
         rows: dict[str, Any] = {
             "price_rows_in_window": con.execute(
-                "SELECT count(*) FROM raw.daily_prices WHERE trade_date BETWEEN ? AND ?", [first, last]
+                "SELECT count(*) FROM raw.daily_prices WHERE trade_date BETWEEN ? AND ?",
+                [first, last],
             ).fetchone()[0],
             "price_rows_total": con.execute("SELECT count(*) FROM raw.daily_prices").fetchone()[0],
             "warehouse_bytes": path.stat().st_size,
         }
         if run_id:
             totals = storage.run_load_totals(con, run_id)
-            rows.update(raw_rows_received=totals["received"], raw_rows_inserted=totals["inserted"],
-                        raw_rows_changed=totals["changed"])
+            rows.update(
+                raw_rows_received=totals["received"],
+                raw_rows_inserted=totals["inserted"],
+                raw_rows_changed=totals["changed"],
+            )
     published = settings.published_path(path)
     if published.exists():
         rows["published_bytes"] = published.stat().st_size
@@ -949,8 +1172,10 @@ def dbt_artifacts(run_id: str | None, keep_compiled: Path | None = None) -> dict
             if keep_compiled is not None:
                 keep_compiled.mkdir(parents=True, exist_ok=True)
                 # *.py: the Python model of the residual correlations
-                for compiled in [*(folder / "compiled").glob("*/models/*/*.sql"),
-                                 *(folder / "compiled").glob("*/models/*/*.py")]:
+                for compiled in [
+                    *(folder / "compiled").glob("*/models/*/*.sql"),
+                    *(folder / "compiled").glob("*/models/*/*.py"),
+                ]:
                     shutil.copyfile(compiled, keep_compiled / compiled.name)
         finally:
             if not os.environ.get("BENCH_KEEP_DBT_TARGETS"):
@@ -985,9 +1210,13 @@ def summarize_dbt_folder(folder: Path) -> dict[str, Any]:
         execution_seconds=round(float(run_results.get("elapsed_time") or 0.0), 2),
         node_seconds_by_type={kind: round(value, 2) for kind, value in sorted(by_type.items())},
         nodes=len(run_results.get("results", [])),
-        model_seconds={name: round(value, 3) for name, value in sorted(models.items(), key=lambda kv: -kv[1])},
-        slowest_tests={name: round(value, 3)
-                       for name, value in sorted(tests.items(), key=lambda kv: -kv[1])[:5]},
+        model_seconds={
+            name: round(value, 3) for name, value in sorted(models.items(), key=lambda kv: -kv[1])
+        },
+        slowest_tests={
+            name: round(value, 3)
+            for name, value in sorted(tests.items(), key=lambda kv: -kv[1])[:5]
+        },
         story_test_seconds=round(story, 3),
     )
     return summary
@@ -1025,7 +1254,9 @@ def _node_tags(manifest_path: Path) -> dict[str, list[str]]:
         manifest = json.loads(manifest_path.read_text())
     except (OSError, ValueError):
         return {}
-    return {unique_id: node.get("tags", []) for unique_id, node in manifest.get("nodes", {}).items()}
+    return {
+        unique_id: node.get("tags", []) for unique_id, node in manifest.get("nodes", {}).items()
+    }
 
 
 # ------------------------------------------------------------------------------------- output
@@ -1044,15 +1275,32 @@ def machine_info() -> dict[str, Any]:
             info["cpu"] = names[0]
     from importlib.metadata import PackageNotFoundError, version
 
-    for package in ("duckdb", "dagster", "dagster-dbt", "dbt-core", "dbt-duckdb", "pandas", "numpy"):
+    for package in (
+        "duckdb",
+        "dagster",
+        "dagster-dbt",
+        "dbt-core",
+        "dbt-duckdb",
+        "pandas",
+        "numpy",
+    ):
         with suppress(PackageNotFoundError):
             info[package] = version(package)
     try:
         info["git_commit"] = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO_ROOT, capture_output=True,
-                               text=True, check=True).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"],
+            cwd=REPO_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         info["git_dirty"] = bool(dirty)
     except (OSError, subprocess.CalledProcessError):
         # not a git checkout (e.g. `git archive` of a commit): the caller may say which commit
@@ -1082,29 +1330,62 @@ def evaluate_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     nightly_small = wall("500x10", "nightly", "wall_excluding_source_seconds")
     nightly_large = wall("3000x20", "nightly", "wall_excluding_source_seconds")
     build_small = wall("500x10", "build")
-    checks.append(_check("nightly refresh, 500x10 (source time excluded)", nightly_small,
-                         TARGETS["nightly_seconds_500x10"], "s"))
+    checks.append(
+        _check(
+            "nightly refresh, 500x10 (source time excluded)",
+            nightly_small,
+            TARGETS["nightly_seconds_500x10"],
+            "s",
+        )
+    )
     growth = nightly_large / nightly_small if nightly_small and nightly_large else None
-    checks.append(_check("nightly growth 500x10 -> 3000x20", growth,
-                         TARGETS["nightly_growth_500x10_to_3000x20"], "x"))
+    checks.append(
+        _check(
+            "nightly growth 500x10 -> 3000x20",
+            growth,
+            TARGETS["nightly_growth_500x10_to_3000x20"],
+            "x",
+        )
+    )
     checks.append(_check("full build, 500x10", build_small, TARGETS["build_seconds_500x10"], "s"))
     for phase in ("build", "nightly"):
         run = by_size.get("500x10", {}).get(phase) or {}
         if run.get("peak_rss_bytes"):
-            checks.append(_check(f"peak memory, {phase} 500x10", run["peak_rss_bytes"],
-                                 TARGETS["peak_rss_bytes_500x10"], "bytes"))
+            checks.append(
+                _check(
+                    f"peak memory, {phase} 500x10",
+                    run["peak_rss_bytes"],
+                    TARGETS["peak_rss_bytes_500x10"],
+                    "bytes",
+                )
+            )
     for name, size in by_size.items():
         speedup = (size.get("baseline") or {}).get("comparison", {}).get("all", {}).get("speedup")
         if speedup is not None:
-            checks.append(_check(f"SQL vs pandas on the marts, {name}", speedup,
-                                 TARGETS["sql_speedup_over_pandas"], "x", at_least=True))
+            checks.append(
+                _check(
+                    f"SQL vs pandas on the marts, {name}",
+                    speedup,
+                    TARGETS["sql_speedup_over_pandas"],
+                    "x",
+                    at_least=True,
+                )
+            )
     return checks
 
 
-def _check(name: str, value: float | None, target: float, unit: str, *, at_least: bool = False) -> dict[str, Any]:
+def _check(
+    name: str, value: float | None, target: float, unit: str, *, at_least: bool = False
+) -> dict[str, Any]:
     met = None if value is None else (value >= target if at_least else value < target)
-    return {"target": name, "value": None if value is None else round(value, 2), "limit": target,
-            "unit": unit, "direction": ">=" if at_least else "<", "met": met}
+    return {
+        "target": name,
+        "value": None if value is None else round(value, 2),
+        "limit": target,
+        "unit": unit,
+        "direction": ">=" if at_least else "<",
+        "met": met,
+    }
 
 
 def write_results(results: dict[str, Any], out: Path) -> None:
@@ -1160,9 +1441,14 @@ def render_markdown(results: dict[str, Any]) -> str:
                 continue
             stages = run.get("stages", {})
             status = "" if run.get("success") else f" **{run.get('status', 'failed')}**"
-            other = (run.get("between_steps_seconds") or 0) + (run.get("teardown_seconds") or 0) + (
-                stages.get("other", {}).get("seconds") or 0)
-            label = phase if phase == "build" else f"nightly ({run.get('partitions', '?')} partitions)"
+            other = (
+                (run.get("between_steps_seconds") or 0)
+                + (run.get("teardown_seconds") or 0)
+                + (stages.get("other", {}).get("seconds") or 0)
+            )
+            label = (
+                phase if phase == "build" else f"nightly ({run.get('partitions', '?')} partitions)"
+            )
             repeats = run.get("repeats_wall_seconds") or ()
             if len(repeats) > 1:
                 label += f", median of {len(repeats)}: {min(repeats):.0f}-{max(repeats):.0f} s"
@@ -1170,23 +1456,31 @@ def render_markdown(results: dict[str, Any]) -> str:
                 f"| {size['size']} | {_rate(run.get('rows', {}).get('price_rows_total'))} | {label}{status} "
                 f"| {_seconds(run.get('wall_seconds'))} | {_seconds(run.get('startup_seconds'))} "
                 + f"| {_seconds(stages.get('ingest', {}).get('seconds'))} ({_seconds(run.get('source_seconds'))}) "
-                + " ".join(f"| {_seconds(stages.get(stage, {}).get('seconds'))}"
-                           for stage in ("dbt", "checks", "reports", "publish"))
+                + " ".join(
+                    f"| {_seconds(stages.get(stage, {}).get('seconds'))}"
+                    for stage in ("dbt", "checks", "reports", "publish")
+                )
                 + f" | {_seconds(other)} | {_gib(run.get('peak_rss_bytes'))} "
                 f"| {_rate(run.get('rows', {}).get('price_rows_in_window'))} "
                 f"| {_rate(run.get('price_rows_per_second'))} "
                 f"| {_seconds(run.get('cpu_seconds'))} | {_share(run.get('others_busy_share'))} |"
             )
         if size["status"] not in ("ok",) and not size.get("build"):
-            lines.append(f"| {size['size']} | - | - **{size['status']}** | | | | | | | | | | | | | |")
+            lines.append(
+                f"| {size['size']} | - | - **{size['status']}** | | | | | | | | | | | | | |"
+            )
     lines += _dbt_section(results) + _baseline_section(results) + _targets_section(results)
     failures = [size for size in results["sizes"] if size["status"] != "ok"]
     if failures:
         lines += ["", "## Failures", ""]
         for size in failures:
-            errors = [size.get("error")] + [(size.get(phase) or {}).get("error") for phase in ("build", "nightly")]
-            lines.append(f"- {size['size']}: {size['status']}: "
-                         + "; ".join(e.strip().splitlines()[0] for e in errors if e and e.strip()))
+            errors = [size.get("error")] + [
+                (size.get(phase) or {}).get("error") for phase in ("build", "nightly")
+            ]
+            lines.append(
+                f"- {size['size']}: {size['status']}: "
+                + "; ".join(e.strip().splitlines()[0] for e in errors if e and e.strip())
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -1207,13 +1501,17 @@ def _dbt_section(results: dict[str, Any]) -> list[str]:
         for phase in ("build", "nightly"):
             run = size.get(phase) or {}
             steps = run.get("stages", {}).get("dbt", {}).get("steps", {})
-            ordered = sorted((run.get("dbt") or {}).items(),
-                             key=lambda item: _step_start(run, item[0]) or float("inf"))
+            ordered = sorted(
+                (run.get("dbt") or {}).items(),
+                key=lambda item: _step_start(run, item[0]) or float("inf"),
+            )
             for step, details in ordered:
                 wall = steps.get(step)
                 by_type = details.get("node_seconds_by_type", {})
-                slowest = ", ".join(f"{name} {seconds:.1f}" for name, seconds in
-                                    list(details.get("model_seconds", {}).items())[:3])
+                slowest = ", ".join(
+                    f"{name} {seconds:.1f}"
+                    for name, seconds in list(details.get("model_seconds", {}).items())[:3]
+                )
                 before = None
                 if wall is not None and details.get("log_started_at"):
                     step_start = _step_start(run, step)

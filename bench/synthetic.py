@@ -41,12 +41,32 @@ import pyarrow.csv as pacsv
 
 PRICE_COLUMNS = ("ticker", "date", "open", "high", "low", "close", "adj_close", "volume")
 FUNDAMENTALS_COLUMNS = (
-    "ticker", "as_of", "name", "sector", "industry", "currency", "exchange", "shares_outstanding", "market_cap",
+    "ticker",
+    "as_of",
+    "name",
+    "sector",
+    "industry",
+    "currency",
+    "exchange",
+    "shares_outstanding",
+    "market_cap",
 )
-SHARES_COLUMNS = ("ticker", "as_of", "shares_outstanding", "share_class_note", "split_basis_note", "source")
+SHARES_COLUMNS = (
+    "ticker",
+    "as_of",
+    "shares_outstanding",
+    "share_class_note",
+    "split_basis_note",
+    "source",
+)
 ACTIONS_COLUMNS = ("ticker", "date", "action", "value")
 OUTPUT_FILES = (
-    "prices.csv", "fundamentals.csv", "shares_outstanding.csv", "actions.csv", "universe.csv", "SOURCES.md",
+    "prices.csv",
+    "fundamentals.csv",
+    "shares_outstanding.csv",
+    "actions.csv",
+    "universe.csv",
+    "SOURCES.md",
 )
 SOURCES_TITLE = "# Synthetic market snapshot: how it was made"
 DEFAULT_END = date(2025, 6, 30)
@@ -97,22 +117,55 @@ class Market:
 
 
 US = Market(
-    code="US", currency="USD", index_ticker="^SYNUS", index_name="Synthetic US Market Index",
-    index_exchange="XNYS", price_tick=0.01, tick_below_one=0.0001, lot_size=1, ipo_price_median=35.0,
-    market_cap_median=2e9, company_suffix="Inc.", min_price_after_split=10.0, dividends_per_year=4,
-    daily_vol=0.011, index_volume_median=4e9,
+    code="US",
+    currency="USD",
+    index_ticker="^SYNUS",
+    index_name="Synthetic US Market Index",
+    index_exchange="XNYS",
+    price_tick=0.01,
+    tick_below_one=0.0001,
+    lot_size=1,
+    ipo_price_median=35.0,
+    market_cap_median=2e9,
+    company_suffix="Inc.",
+    min_price_after_split=10.0,
+    dividends_per_year=4,
+    daily_vol=0.011,
+    index_volume_median=4e9,
 )
 JP = Market(
-    code="JP", currency="JPY", index_ticker="^SYNJP", index_name="Synthetic Japan Market Index",
-    index_exchange="XTKS", price_tick=1.0, tick_below_one=None, lot_size=100, ipo_price_median=1800.0,
-    market_cap_median=2.5e11, company_suffix="Corp.", min_price_after_split=300.0, dividends_per_year=2,
-    daily_vol=0.012, index_volume_median=1.5e9,
+    code="JP",
+    currency="JPY",
+    index_ticker="^SYNJP",
+    index_name="Synthetic Japan Market Index",
+    index_exchange="XTKS",
+    price_tick=1.0,
+    tick_below_one=None,
+    lot_size=100,
+    ipo_price_median=1800.0,
+    market_cap_median=2.5e11,
+    company_suffix="Corp.",
+    min_price_after_split=300.0,
+    dividends_per_year=2,
+    daily_vol=0.012,
+    index_volume_median=1.5e9,
 )
 DE = Market(
-    code="DE", currency="EUR", index_ticker="^SYNDE", index_name="Synthetic Germany Market Index",
-    index_exchange="XETR", price_tick=0.01, tick_below_one=0.001, lot_size=1, ipo_price_median=30.0,
-    market_cap_median=1.5e9, company_suffix="AG", min_price_after_split=8.0, dividends_per_year=1,
-    daily_vol=0.011, index_volume_median=8e7,
+    code="DE",
+    currency="EUR",
+    index_ticker="^SYNDE",
+    index_name="Synthetic Germany Market Index",
+    index_exchange="XETR",
+    price_tick=0.01,
+    tick_below_one=0.001,
+    lot_size=1,
+    ipo_price_median=30.0,
+    market_cap_median=1.5e9,
+    company_suffix="AG",
+    min_price_after_split=8.0,
+    dividends_per_year=1,
+    daily_vol=0.011,
+    index_volume_median=8e7,
 )
 MARKETS = (US, JP, DE)
 
@@ -147,40 +200,88 @@ class Sector:
 SECTORS = (
     Sector(
         "Technology",
-        ("Semiconductors", "Software - Infrastructure", "Software - Application", "Consumer Electronics"),
-        0.22, 1.20, 0.008, 0.40, 0.010,
+        (
+            "Semiconductors",
+            "Software - Infrastructure",
+            "Software - Application",
+            "Consumer Electronics",
+        ),
+        0.22,
+        1.20,
+        0.008,
+        0.40,
+        0.010,
     ),
     Sector(
-        "Healthcare", ("Biotechnology", "Drug Manufacturers - General", "Medical Devices"),
-        0.12, 0.80, 0.006, 0.50, 0.018,
+        "Healthcare",
+        ("Biotechnology", "Drug Manufacturers - General", "Medical Devices"),
+        0.12,
+        0.80,
+        0.006,
+        0.50,
+        0.018,
     ),
     Sector(
-        "Financial Services", ("Banks - Diversified", "Asset Management", "Insurance - Diversified"),
-        0.13, 1.10, 0.007, 0.80, 0.028,
+        "Financial Services",
+        ("Banks - Diversified", "Asset Management", "Insurance - Diversified"),
+        0.13,
+        1.10,
+        0.007,
+        0.80,
+        0.028,
     ),
     Sector(
-        "Consumer Cyclical", ("Internet Retail", "Auto Manufacturers", "Restaurants"),
-        0.10, 1.15, 0.007, 0.45, 0.015,
+        "Consumer Cyclical",
+        ("Internet Retail", "Auto Manufacturers", "Restaurants"),
+        0.10,
+        1.15,
+        0.007,
+        0.45,
+        0.015,
     ),
     Sector(
-        "Communication Services", ("Internet Content & Information", "Telecom Services", "Entertainment"),
-        0.07, 1.00, 0.007, 0.50, 0.025,
+        "Communication Services",
+        ("Internet Content & Information", "Telecom Services", "Entertainment"),
+        0.07,
+        1.00,
+        0.007,
+        0.50,
+        0.025,
     ),
     Sector(
-        "Industrials", ("Aerospace & Defense", "Specialty Industrial Machinery", "Railroads"),
-        0.11, 1.05, 0.006, 0.70, 0.018,
+        "Industrials",
+        ("Aerospace & Defense", "Specialty Industrial Machinery", "Railroads"),
+        0.11,
+        1.05,
+        0.006,
+        0.70,
+        0.018,
     ),
     Sector(
-        "Consumer Defensive", ("Household & Personal Products", "Beverages - Non-Alcoholic", "Discount Stores"),
-        0.06, 0.60, 0.005, 0.85, 0.026,
+        "Consumer Defensive",
+        ("Household & Personal Products", "Beverages - Non-Alcoholic", "Discount Stores"),
+        0.06,
+        0.60,
+        0.005,
+        0.85,
+        0.026,
     ),
     Sector("Energy", ("Oil & Gas Integrated", "Oil & Gas E&P"), 0.05, 1.00, 0.011, 0.85, 0.038),
     Sector(
-        "Utilities", ("Utilities - Regulated Electric", "Utilities - Renewable"),
-        0.04, 0.50, 0.006, 0.95, 0.035,
+        "Utilities",
+        ("Utilities - Regulated Electric", "Utilities - Renewable"),
+        0.04,
+        0.50,
+        0.006,
+        0.95,
+        0.035,
     ),
-    Sector("Real Estate", ("REIT - Industrial", "REIT - Residential"), 0.04, 0.85, 0.007, 0.95, 0.040),
-    Sector("Basic Materials", ("Specialty Chemicals", "Steel", "Gold"), 0.06, 1.05, 0.008, 0.75, 0.023),
+    Sector(
+        "Real Estate", ("REIT - Industrial", "REIT - Residential"), 0.04, 0.85, 0.007, 0.95, 0.040
+    ),
+    Sector(
+        "Basic Materials", ("Specialty Chemicals", "Steel", "Gold"), 0.06, 1.05, 0.008, 0.75, 0.023
+    ),
 )
 INDUSTRY_SECTOR = np.array([s for s, sector in enumerate(SECTORS) for _ in sector.industries])
 INDUSTRY_NAMES = tuple(industry for sector in SECTORS for industry in sector.industries)
@@ -263,7 +364,9 @@ class SnapshotSummary:
     seconds: float
 
     def describe(self) -> str:
-        sizes = ", ".join(f"{name} {size / 2**20:.1f} MiB" for name, size in self.file_bytes.items())
+        sizes = ", ".join(
+            f"{name} {size / 2**20:.1f} MiB" for name, size in self.file_bytes.items()
+        )
         return (
             f"{self.equities} equities, {self.start}..{self.end}, seed {self.seed}: "
             f"{self.price_rows:,} price rows, {self.splits} splits, {self.dividends:,} dividends "
@@ -298,12 +401,16 @@ def exchange_sessions(code: str, start: date, end: date) -> np.ndarray:
     """The exchange's sessions in [start, end]. The calendar is built a little wider because
     exchange_calendars refuses a range that starts or ends on a day without a session."""
     padding = timedelta(days=14)
-    sessions = exchange_calendars.get_calendar(code, start=start - padding, end=end + padding).sessions
+    sessions = exchange_calendars.get_calendar(
+        code, start=start - padding, end=end + padding
+    ).sessions
     days = sessions.values.astype("datetime64[D]")
     return days[(days >= np.datetime64(start, "D")) & (days <= np.datetime64(end, "D"))]
 
 
-def period_end_positions(sessions_and_next: np.ndarray, in_window: int) -> tuple[np.ndarray, np.ndarray]:
+def period_end_positions(
+    sessions_and_next: np.ndarray, in_window: int
+) -> tuple[np.ndarray, np.ndarray]:
     """Positions of the last session of each calendar quarter and of each year. The sessions run
     past the window so its final session counts as a quarter end only if it really is one."""
     months = sessions_and_next.astype("datetime64[M]").astype(np.int64)
@@ -320,7 +427,9 @@ def session_calendar(code: str, start: date, end: date, weekdays: np.ndarray) ->
     positions = np.searchsorted(weekdays, sessions)
     if not np.array_equal(weekdays[positions], sessions):
         raise ValueError(f"{code} has sessions on weekend days; the weekday grid cannot carry them")
-    return SessionCalendar(sessions, positions, *period_end_positions(sessions_and_next, len(sessions)))
+    return SessionCalendar(
+        sessions, positions, *period_end_positions(sessions_and_next, len(sessions))
+    )
 
 
 # ----------------------------------------------------------------------------------------- factors
@@ -341,7 +450,9 @@ def shock_positions(weekdays: np.ndarray) -> Iterator[tuple[Shock, int]]:
             yield shock, position
 
 
-def volatility_regimes(rng: np.random.Generator, n_weekdays: int, impulses: np.ndarray) -> np.ndarray:
+def volatility_regimes(
+    rng: np.random.Generator, n_weekdays: int, impulses: np.ndarray
+) -> np.ndarray:
     """Per-market volatility multipliers (mean square about 1): a persistent log-AR(1) process,
     mostly shared across markets, that jumps on crash days and decays over the following months."""
     persistence, innovation, shared = 0.985, 0.06, 0.7
@@ -379,7 +490,9 @@ def simulate_factors(rng: np.random.Generator, weekdays: np.ndarray) -> Factors:
         if shock.scope == "market" and shock.simple_return < -0.04:
             # Crashes raise volatility for months (volatility clustering): a -12% day about
             # triples it, as in March 2020.
-            impulses[market_index[shock.target], position] += min(-shock.simple_return / 0.04, 3.0) * 0.35
+            impulses[market_index[shock.target], position] += (
+                min(-shock.simple_return / 0.04, 3.0) * 0.35
+            )
     market_vol = volatility_regimes(rng, n, impulses)
     global_vol = np.exp(np.log(market_vol).mean(axis=0))
 
@@ -402,7 +515,9 @@ def simulate_factors(rng: np.random.Generator, weekdays: np.ndarray) -> Factors:
             sector_returns[sector_index[shock.target], position] = log_return
         elif shock.scope == "industry":
             industry_own[industry_index[shock.target], position] = log_return
-    return Factors(global_returns, market_returns, market_vol, sector_returns[INDUSTRY_SECTOR] + industry_own)
+    return Factors(
+        global_returns, market_returns, market_vol, sector_returns[INDUSTRY_SECTOR] + industry_own
+    )
 
 
 def sum_over_sessions(weekday_returns: np.ndarray, weekday_positions: np.ndarray) -> np.ndarray:
@@ -419,7 +534,9 @@ class SessionFactors:
     vol: np.ndarray  # (sessions,)
 
 
-def factors_on_sessions(factors: Factors, market: Market, calendar: SessionCalendar) -> SessionFactors:
+def factors_on_sessions(
+    factors: Factors, market: Market, calendar: SessionCalendar
+) -> SessionFactors:
     m = MARKETS.index(market)
     positions = calendar.weekday_positions
     return SessionFactors(
@@ -491,20 +608,26 @@ class Equities:
 def draw_equities(rng: np.random.Generator, n_tickers: int, start: date, end: date) -> Equities:
     exchange_counts = apportion(n_tickers, [exchange.universe_share for exchange in EXCHANGES])
     exchange = rng.permutation(np.repeat(np.arange(len(EXCHANGES)), exchange_counts))
-    industry = rng.permutation(np.repeat(np.arange(len(INDUSTRY_NAMES)), apportion(n_tickers, INDUSTRY_WEIGHTS)))
+    industry = rng.permutation(
+        np.repeat(np.arange(len(INDUSTRY_NAMES)), apportion(n_tickers, INDUSTRY_WEIGHTS))
+    )
     sector = [SECTORS[s] for s in INDUSTRY_SECTOR[industry]]
     market = [EXCHANGES[e].market for e in exchange]
     names = [
         f"Synthetic {s.name} {number:04d} {m.company_suffix}"
-        for number, (s, m) in enumerate(zip(sector, market), start=1)
+        for number, (s, m) in enumerate(zip(sector, market, strict=True), start=1)
     ]
 
     lists_late = rng.random(n_tickers) < LATE_LISTING_SHARE
     late_offset = (rng.uniform(0.05, 0.9, n_tickers) * (end - start).days).astype(np.int64)
     ipo_price = np.array([m.ipo_price_median for m in market]) * rng.lognormal(0.0, 0.8, n_tickers)
-    market_cap = np.array([m.market_cap_median for m in market]) * rng.lognormal(0.0, 1.3, n_tickers)
+    market_cap = np.array([m.market_cap_median for m in market]) * rng.lognormal(
+        0.0, 1.3, n_tickers
+    )
     pays = rng.random(n_tickers) < np.array([s.dividend_payer_share for s in sector])
-    dividend_yield = np.array([s.dividend_yield_median for s in sector]) * rng.lognormal(0.0, 0.4, n_tickers)
+    dividend_yield = np.array([s.dividend_yield_median for s in sector]) * rng.lognormal(
+        0.0, 0.4, n_tickers
+    )
     months_between_payments = 12 // np.array([m.dividends_per_year for m in market])
     return Equities(
         ticker=equity_tickers(exchange),
@@ -514,7 +637,8 @@ def draw_equities(rng: np.random.Generator, n_tickers: int, start: date, end: da
         listing_day=np.datetime64(start, "D") + np.where(lists_late, late_offset, 0),
         beta=np.clip(rng.normal([s.mean_beta for s in sector], 0.25), 0.2, 2.5),
         industry_loading=np.clip(rng.normal(1.0, 0.2, n_tickers), 0.3, 1.8),
-        idio_vol=np.clip(0.25 * rng.lognormal(0.0, 0.35, n_tickers), 0.08, 1.2) / np.sqrt(TRADING_DAYS_PER_YEAR),
+        idio_vol=np.clip(0.25 * rng.lognormal(0.0, 0.35, n_tickers), 0.08, 1.2)
+        / np.sqrt(TRADING_DAYS_PER_YEAR),
         alpha=rng.normal(0.0, 0.03, n_tickers) / TRADING_DAYS_PER_YEAR,
         ipo_price=ipo_price,
         shares_at_listing=np.round(market_cap / ipo_price),
@@ -531,13 +655,27 @@ def universe_frame(equities: Equities) -> pd.DataFrame:
     exchanges = [EXCHANGES[e] for e in equities.exchange]
     rows = [
         *(
-            (ticker, name, "equity", exchange.code, exchange.market.currency, exchange.market.index_ticker)
-            for ticker, name, exchange in zip(equities.ticker, equities.name, exchanges)
+            (
+                ticker,
+                name,
+                "equity",
+                exchange.code,
+                exchange.market.currency,
+                exchange.market.index_ticker,
+            )
+            for ticker, name, exchange in zip(
+                equities.ticker, equities.name, exchanges, strict=True
+            )
         ),
-        *((m.index_ticker, m.index_name, "index", m.index_exchange, m.currency, "") for m in MARKETS),
+        *(
+            (m.index_ticker, m.index_name, "index", m.index_exchange, m.currency, "")
+            for m in MARKETS
+        ),
         *((pair.ticker, pair.name, "fx", "FX", pair.currency, "") for pair in FX_PAIRS),
     ]
-    return pd.DataFrame(rows, columns=["ticker", "name", "role", "exchange", "currency", "benchmark"])
+    return pd.DataFrame(
+        rows, columns=["ticker", "name", "role", "exchange", "currency", "benchmark"]
+    )
 
 
 # ------------------------------------------------------------------------------- corporate actions
@@ -570,18 +708,24 @@ def draw_splits(
     counts = rng.poisson(per_ticker_year * eligible_sessions / TRADING_DAYS_PER_YEAR)
     rows, positions, ratios = [], [], []
     for row in np.flatnonzero(counts):
-        days = np.unique(rng.integers(listing[row] + SESSIONS_BEFORE_FIRST_SPLIT, n_sessions, counts[row]))
+        days = np.unique(
+            rng.integers(listing[row] + SESSIONS_BEFORE_FIRST_SPLIT, n_sessions, counts[row])
+        )
         basis = 1
         for day in days:
             price = np.exp(log_price[row, day - 1]) / basis
             drawn = rng.choice(SPLIT_RATIOS, p=SPLIT_RATIO_WEIGHTS)
-            fitting = SPLIT_RATIOS[(SPLIT_RATIOS <= drawn) & (price / SPLIT_RATIOS >= min_price_after)]
+            fitting = SPLIT_RATIOS[
+                (drawn >= SPLIT_RATIOS) & (price / SPLIT_RATIOS >= min_price_after)
+            ]
             ratio = int(fitting.max()) if len(fitting) else 2
             basis *= ratio
             rows.append(row)
             positions.append(day)
             ratios.append(ratio)
-    return Events(np.array(rows, np.int64), np.array(positions, np.int64), np.array(ratios, np.int64))
+    return Events(
+        np.array(rows, np.int64), np.array(positions, np.int64), np.array(ratios, np.int64)
+    )
 
 
 def split_basis(splits: Events, shape: tuple[int, int]) -> np.ndarray:
@@ -660,13 +804,17 @@ def snap_to_tick(values: np.ndarray, tick: float) -> np.ndarray:
     return np.round(values * per_unit) / per_unit
 
 
-def round_to_tick(prices: np.ndarray, tick: float, tick_below_one: float | None = None) -> np.ndarray:
+def round_to_tick(
+    prices: np.ndarray, tick: float, tick_below_one: float | None = None
+) -> np.ndarray:
     """Rounded to the tick (``tick_below_one`` under 1, so a penny stock does not move in 10%
     steps), never below the smallest tick. Monotone, also across 1 (both grids hold it), so
     low <= open/close <= high survives."""
     if tick_below_one is None:
         return np.maximum(snap_to_tick(prices, tick), tick)
-    snapped = np.where(prices < 1.0, snap_to_tick(prices, tick_below_one), snap_to_tick(prices, tick))
+    snapped = np.where(
+        prices < 1.0, snap_to_tick(prices, tick_below_one), snap_to_tick(prices, tick)
+    )
     return np.maximum(snapped, tick_below_one)
 
 
@@ -691,8 +839,15 @@ def log_bars(
     shape = log_close.shape
     previous_close = np.concatenate([log_close[:, :1], log_close[:, :-1]], axis=1)
     gap_share = rng.uniform(0.1, 0.6, shape)
-    log_open = previous_close + overnight_drop + gap_share * move + 0.25 * daily_vol * rng.standard_normal(shape)
-    log_high = np.maximum(log_open, log_close) + 0.6 * daily_vol * np.abs(rng.standard_normal(shape))
+    log_open = (
+        previous_close
+        + overnight_drop
+        + gap_share * move
+        + 0.25 * daily_vol * rng.standard_normal(shape)
+    )
+    log_high = np.maximum(log_open, log_close) + 0.6 * daily_vol * np.abs(
+        rng.standard_normal(shape)
+    )
     log_low = np.minimum(log_open, log_close) - 0.6 * daily_vol * np.abs(rng.standard_normal(shape))
     return LogBars(log_open, log_high, log_low, log_close)
 
@@ -706,12 +861,16 @@ def activity_volumes(
     return typical * np.exp(0.8 * surprise + 0.35 * rng.standard_normal(move.shape) - 0.35**2 / 2)
 
 
-def yahoo_adjusted_close(close: np.ndarray, dividends: Events, dividend_values: np.ndarray) -> np.ndarray:
+def yahoo_adjusted_close(
+    close: np.ndarray, dividends: Events, dividend_values: np.ndarray
+) -> np.ndarray:
     """yfinance's Adj Close: every close before an ex-date times (1 - dividend / close the day
     before the ex-date), both on the same (split back-adjusted) basis."""
     log_factor = np.zeros_like(close)
     day_before = dividends.positions - 1
-    log_factor[dividends.rows, day_before] = np.log1p(-dividend_values / close[dividends.rows, day_before])
+    log_factor[dividends.rows, day_before] = np.log1p(
+        -dividend_values / close[dividends.rows, day_before]
+    )
     later_factors = np.cumsum(log_factor[:, ::-1], axis=1)[:, ::-1]
     return close * np.exp(later_factors)
 
@@ -742,15 +901,22 @@ def price_table(
         {
             "ticker": pc.take(pa.array(tickers.tolist(), pa.string()), pa.array(rows)),
             "date": pc.take(pa.array(sessions), pa.array(positions)),
-            **{column: pa.array(bars[column][present]) for column in ("open", "high", "low", "close")},
-            "adj_close": pa.nulls(n, pa.float64()) if adj_close is None else pa.array(adj_close[present]),
+            **{
+                column: pa.array(bars[column][present])
+                for column in ("open", "high", "low", "close")
+            },
+            "adj_close": pa.nulls(n, pa.float64())
+            if adj_close is None
+            else pa.array(adj_close[present]),
             "volume": pa.nulls(n, pa.int64()) if volume is None else pa.array(volume[present]),
         },
         schema=PRICE_SCHEMA,
     )
 
 
-def split_basis_notes(rows: np.ndarray, as_of: np.ndarray, splits: Events, sessions: np.ndarray) -> np.ndarray:
+def split_basis_notes(
+    rows: np.ndarray, as_of: np.ndarray, splits: Events, sessions: np.ndarray
+) -> np.ndarray:
     """For each reported share count, which split basis it is on."""
     notes = np.full(len(rows), "no split in this snapshot; as reported", dtype=object)
     for row in np.unique(splits.rows):
@@ -758,19 +924,25 @@ def split_basis_notes(rows: np.ndarray, as_of: np.ndarray, splits: Events, sessi
         days, ratios = splits.positions[mine], splits.values[mine]
         counts = np.flatnonzero(rows == row)
         splits_done = np.searchsorted(days, as_of[counts], side="right")
-        for count, done in zip(counts, splits_done):
+        for count, done in zip(counts, splits_done, strict=True):
             if done < len(days):
                 notes[count] = (
                     f"pre-split: reported before the {ratios[done]}:1 split effective "
                     f"{sessions[days[done]]}; not adjusted"
                 )
             else:
-                notes[count] = f"post-split ({ratios[done - 1]}:1 effective {sessions[days[done - 1]]})"
+                notes[count] = (
+                    f"post-split ({ratios[done - 1]}:1 effective {sessions[days[done - 1]]})"
+                )
     return notes
 
 
 def equity_moves(
-    rng: np.random.Generator, equities: Equities, market: Market, factors: SessionFactors, trading: np.ndarray
+    rng: np.random.Generator,
+    equities: Equities,
+    market: Market,
+    factors: SessionFactors,
+    trading: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Daily log price moves (0 until the first session after listing) and each day's expected
     volatility, which scales intraday ranges and volume surprises."""
@@ -781,7 +953,9 @@ def equity_moves(
         + equities.idio_vol**2
     )
     # Idiosyncratic risk rises in turbulent markets too, but less than the market's own.
-    idiosyncratic = equities.idio_vol[:, None] * np.sqrt(factors.vol) * student_t(rng, trading.shape)
+    idiosyncratic = (
+        equities.idio_vol[:, None] * np.sqrt(factors.vol) * student_t(rng, trading.shape)
+    )
     move = (
         equities.alpha[:, None]
         + equities.beta[:, None] * factors.market
@@ -808,7 +982,9 @@ def share_count_frames(
     sessions = calendar.sessions
     rows, quarter = np.nonzero(listed[:, calendar.quarter_end_positions])
     as_of = calendar.quarter_end_positions[quarter]
-    reported = np.round(shares[rows, as_of] * basis[rows, as_of] * np.exp(rng.normal(0.0, 0.004, len(rows))))
+    reported = np.round(
+        shares[rows, as_of] * basis[rows, as_of] * np.exp(rng.normal(0.0, 0.004, len(rows)))
+    )
     share_counts = pd.DataFrame(
         {
             "ticker": equities.ticker[rows],
@@ -839,15 +1015,27 @@ def share_count_frames(
 
 
 def actions_frame(
-    tickers: np.ndarray, sessions: np.ndarray, splits: Events, dividends: Events, dividend_values: np.ndarray
+    tickers: np.ndarray,
+    sessions: np.ndarray,
+    splits: Events,
+    dividends: Events,
+    dividend_values: np.ndarray,
 ) -> pd.DataFrame:
     def frame(events: Events, action: str, values: np.ndarray) -> pd.DataFrame:
         return pd.DataFrame(
-            {"ticker": tickers[events.rows], "date": sessions[events.positions], "action": action, "value": values}
+            {
+                "ticker": tickers[events.rows],
+                "date": sessions[events.positions],
+                "action": action,
+                "value": values,
+            }
         )
 
     return pd.concat(
-        [frame(splits, "split", splits.values.astype(float)), frame(dividends, "dividend", dividend_values)],
+        [
+            frame(splits, "split", splits.values.astype(float)),
+            frame(dividends, "dividend", dividend_values),
+        ],
         ignore_index=True,
     )
 
@@ -889,35 +1077,63 @@ def simulate_equity_chunk(
     move, daily_vol = equity_moves(rng, equities, market, factors, trading)
     log_price_before_dividends = np.log(equities.ipo_price)[:, None] + np.cumsum(move, axis=1)
     splits = draw_splits(
-        rng, log_price_before_dividends, listing, splits_per_ticker_year, market.min_price_after_split
+        rng,
+        log_price_before_dividends,
+        listing,
+        splits_per_ticker_year,
+        market.min_price_after_split,
     )
     basis = split_basis(splits, (n, n_sessions))
     schedule, opens_year = dividend_schedule(equities, sessions, listing, market.dividends_per_year)
     dividends, dividend_drop = pay_dividends(
-        log_price_before_dividends, basis, schedule, opens_year,
-        equities.dividend_yield, market.dividends_per_year, market.price_tick,
+        log_price_before_dividends,
+        basis,
+        schedule,
+        opens_year,
+        equities.dividend_yield,
+        market.dividends_per_year,
+        market.price_tick,
     )
 
     overnight_drop = np.diff(dividend_drop, axis=1, prepend=0.0)
-    bars = log_bars(rng, log_price_before_dividends + dividend_drop, move, overnight_drop, daily_vol)
+    bars = log_bars(
+        rng, log_price_before_dividends + dividend_drop, move, overnight_drop, daily_vol
+    )
     traded = {
-        name: round_to_tick(np.exp(getattr(bars, name)) / basis, market.price_tick, market.tick_below_one)
+        name: round_to_tick(
+            np.exp(getattr(bars, name)) / basis, market.price_tick, market.tick_below_one
+        )
         for name in ("open", "high", "low", "close")
     }
-    later_splits = basis[:, -1:] // basis  # yfinance divides earlier prices by this, multiplies volumes
+    later_splits = (
+        basis[:, -1:] // basis
+    )  # yfinance divides earlier prices by this, multiplies volumes
     adjusted = {name: values / later_splits for name, values in traded.items()}
     dividend_values = dividends.values / later_splits[dividends.rows, dividends.positions]
     adj_close = yahoo_adjusted_close(adjusted["close"], dividends, dividend_values)
 
     years_listed = np.maximum(session_index - listing[:, None], 0) / TRADING_DAYS_PER_YEAR
-    shares = equities.shares_at_listing[:, None] * np.exp(equities.share_drift[:, None] * years_listed)
+    shares = equities.shares_at_listing[:, None] * np.exp(
+        equities.share_drift[:, None] * years_listed
+    )
     ipo_day_boost = np.where(trading, 1.0, 3.0)
     typical_volume = equities.turnover[:, None] * shares * basis * ipo_day_boost
-    lots = np.maximum(np.round(activity_volumes(rng, typical_volume, move, daily_vol) / market.lot_size), 1)
+    lots = np.maximum(
+        np.round(activity_volumes(rng, typical_volume, move, daily_vol) / market.lot_size), 1
+    )
     volume = lots.astype(np.int64) * market.lot_size * later_splits
 
     share_counts, fundamentals = share_count_frames(
-        rng, equities, exchange, calendar, listed, shares, basis, splits, traded["close"], source_note
+        rng,
+        equities,
+        exchange,
+        calendar,
+        listed,
+        shares,
+        basis,
+        splits,
+        traded["close"],
+        source_note,
     )
     facts = ChunkFacts(
         actions=actions_frame(equities.ticker, sessions, splits, dividends, dividend_values),
@@ -926,7 +1142,9 @@ def simulate_equity_chunk(
         splits=len(splits),
         dividends=len(dividends),
     )
-    return ChunkOutput(price_table(equities.ticker, sessions, listed, adjusted, adj_close, volume), facts)
+    return ChunkOutput(
+        price_table(equities.ticker, sessions, listed, adjusted, adj_close, volume), facts
+    )
 
 
 def simulate_index(
@@ -936,21 +1154,32 @@ def simulate_index(
     (idiosyncratic noise diversifies away), so shock days land on the index as specified."""
     move = (factors.market + INDUSTRY_WEIGHTS @ factors.industries)[None, :]
     daily_vol = (np.hypot(market.daily_vol, 0.004) * factors.vol)[None, :]
-    bars = log_bars(rng, np.log(1000.0) + np.cumsum(move, axis=1), move, np.zeros_like(move), daily_vol)
-    levels = {name: round_to_tick(np.exp(getattr(bars, name)), 0.01) for name in ("open", "high", "low", "close")}
+    bars = log_bars(
+        rng, np.log(1000.0) + np.cumsum(move, axis=1), move, np.zeros_like(move), daily_vol
+    )
+    levels = {
+        name: round_to_tick(np.exp(getattr(bars, name)), 0.01)
+        for name in ("open", "high", "low", "close")
+    }
     typical_volume = np.full(move.shape, market.index_volume_median)
     volume = np.round(activity_volumes(rng, typical_volume, move, daily_vol)).astype(np.int64)
     ticker = np.array([market.index_ticker], dtype=object)
-    return price_table(ticker, calendar.sessions, np.ones(move.shape, dtype=bool), levels, None, volume)
+    return price_table(
+        ticker, calendar.sessions, np.ones(move.shape, dtype=bool), levels, None, volume
+    )
 
 
 def simulate_fx(rng: np.random.Generator, weekdays: np.ndarray, factors: Factors) -> pa.Table:
     """Mean-reverting log rates on every weekday (24x5 quotes), leaning on the global risk factor."""
     n, n_pairs = len(weekdays), len(FX_PAIRS)
-    daily_vol = np.array([pair.annual_vol for pair in FX_PAIRS])[:, None] / np.sqrt(WEEKDAYS_PER_YEAR)
+    daily_vol = np.array([pair.annual_vol for pair in FX_PAIRS])[:, None] / np.sqrt(
+        WEEKDAYS_PER_YEAR
+    )
     vol = np.exp(np.log(factors.market_vol).mean(axis=0))
     risk_loading = np.array([pair.risk_loading for pair in FX_PAIRS])[:, None]
-    innovations = daily_vol * vol * (risk_loading * factors.global_returns + student_t(rng, (n_pairs, n)))
+    innovations = (
+        daily_vol * vol * (risk_loading * factors.global_returns + student_t(rng, (n_pairs, n)))
+    )
     pair_index = {pair.ticker: p for p, pair in enumerate(FX_PAIRS)}
     for shock, position in shock_positions(weekdays):
         if shock.scope == "fx":
@@ -973,7 +1202,9 @@ def simulate_fx(rng: np.random.Generator, weekdays: np.ndarray, factors: Factors
             for name in ("open", "high", "low", "close")
         }
         ticker = np.array([pair.ticker], dtype=object)
-        tables.append(price_table(ticker, weekdays, np.ones((1, n), dtype=bool), quotes, None, None))
+        tables.append(
+            price_table(ticker, weekdays, np.ones((1, n), dtype=bool), quotes, None, None)
+        )
     return pa.concat_tables(tables)
 
 
@@ -991,7 +1222,9 @@ def price_writer(sink: BinaryIO) -> pacsv.CSVWriter:
 def write_small_csv(
     frames: list[pd.DataFrame], path: Path, columns: Sequence[str], sort_by: Sequence[str]
 ) -> None:
-    frame = pd.concat(frames, ignore_index=True)[list(columns)].sort_values(list(sort_by), kind="stable")
+    frame = pd.concat(frames, ignore_index=True)[list(columns)].sort_values(
+        list(sort_by), kind="stable"
+    )
     for column in frame.columns:
         if frame[column].dtype.kind == "M":
             frame[column] = frame[column].dt.strftime("%Y-%m-%d")
@@ -1003,7 +1236,9 @@ def refuse_to_overwrite_real_data(out_dir: Path) -> None:
     bundled snapshot): never overwrite it."""
     sources = out_dir / "SOURCES.md"
     if sources.is_file() and not sources.read_text(encoding="utf-8").startswith(SOURCES_TITLE):
-        raise FileExistsError(f"{out_dir} holds a snapshot this generator did not write; choose another --out")
+        raise FileExistsError(
+            f"{out_dir} holds a snapshot this generator did not write; choose another --out"
+        )
 
 
 def sources_markdown(summary: SnapshotSummary) -> str:
@@ -1081,14 +1316,19 @@ def generate_snapshot(
     """Writes a synthetic snapshot of ``n_tickers`` equities over the ``years`` years ending at
     ``end`` into ``out_dir`` (created if missing) and returns what it wrote."""
     if n_tickers < 1 or years < 1 or seed < 0:
-        raise ValueError(f"need n_tickers >= 1, years >= 1 and seed >= 0; got {n_tickers}, {years}, {seed}")
+        raise ValueError(
+            f"need n_tickers >= 1, years >= 1 and seed >= 0; got {n_tickers}, {years}, {seed}"
+        )
     started = time.perf_counter()
     out_dir = Path(out_dir)
     refuse_to_overwrite_real_data(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     start = window_start(end, years)
     weekdays = weekday_grid(start, end)
-    calendars = {exchange.code: session_calendar(exchange.code, start, end, weekdays) for exchange in EXCHANGES}
+    calendars = {
+        exchange.code: session_calendar(exchange.code, start, end, weekdays)
+        for exchange in EXCHANGES
+    }
     equities = draw_equities(np.random.default_rng([seed, STREAM_UNIVERSE]), n_tickers, start, end)
     factors = simulate_factors(np.random.default_rng([seed, STREAM_FACTORS]), weekdays)
     source_note = f"synthetic: bench.synthetic seed={seed}"
@@ -1125,13 +1365,22 @@ def generate_snapshot(
         price_rows += fx_prices.num_rows
 
     write_small_csv(
-        [f.actions for f in facts], out_dir / "actions.csv", ACTIONS_COLUMNS, ["ticker", "date", "action"]
+        [f.actions for f in facts],
+        out_dir / "actions.csv",
+        ACTIONS_COLUMNS,
+        ["ticker", "date", "action"],
     )
     write_small_csv(
-        [f.share_counts for f in facts], out_dir / "shares_outstanding.csv", SHARES_COLUMNS, ["ticker", "as_of"]
+        [f.share_counts for f in facts],
+        out_dir / "shares_outstanding.csv",
+        SHARES_COLUMNS,
+        ["ticker", "as_of"],
     )
     write_small_csv(
-        [f.fundamentals for f in facts], out_dir / "fundamentals.csv", FUNDAMENTALS_COLUMNS, ["ticker", "as_of"]
+        [f.fundamentals for f in facts],
+        out_dir / "fundamentals.csv",
+        FUNDAMENTALS_COLUMNS,
+        ["ticker", "as_of"],
     )
     universe_frame(equities).to_csv(out_dir / "universe.csv", index=False, lineterminator="\n")
 
@@ -1158,12 +1407,18 @@ def generate_snapshot(
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.synthetic", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.synthetic", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--tickers", type=int, required=True, help="number of equities")
     parser.add_argument("--years", type=int, required=True, help="years of history ending at --end")
-    parser.add_argument("--out", type=Path, required=True, help="directory to write (created if missing)")
+    parser.add_argument(
+        "--out", type=Path, required=True, help="directory to write (created if missing)"
+    )
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--end", type=date.fromisoformat, default=DEFAULT_END, help="last day, YYYY-MM-DD")
+    parser.add_argument(
+        "--end", type=date.fromisoformat, default=DEFAULT_END, help="last day, YYYY-MM-DD"
+    )
     parser.add_argument(
         "--splits-per-1000-ticker-years", type=float, default=DEFAULT_SPLITS_PER_1000_TICKER_YEARS
     )

@@ -43,7 +43,7 @@ def load_snapshot_into_raw(
 ) -> None:
     """Create the raw tables in a fresh DuckDB file and bulk-load the bundled snapshot into them."""
     snapshot = Path(snapshot_dir)
-    loaded_at = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    loaded_at = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     lineage = {"source": "snapshot", "run_id": run_id, "loaded_at": loaded_at}
     con = duckdb.connect(str(db_path))
     try:
@@ -112,9 +112,13 @@ def load_snapshot_into_raw(
                FROM read_csv($path, header = true, all_varchar = true)""",
             {**lineage, "path": str(snapshot / "fundamentals.csv")},
         )
-        [(first_date, last_date)] = con.execute("SELECT min(date), max(date) FROM prices").fetchall()
-        con.register("calendar_sessions",
-                     sessions_frame(CORE_EXCHANGES, first_date, last_date + SESSIONS_AFTER_LAST_PRICE))
+        [(first_date, last_date)] = con.execute(
+            "SELECT min(date), max(date) FROM prices"
+        ).fetchall()
+        con.register(
+            "calendar_sessions",
+            sessions_frame(CORE_EXCHANGES, first_date, last_date + SESSIONS_AFTER_LAST_PRICE),
+        )
         con.execute(
             "INSERT INTO raw.exchange_sessions SELECT exchange, CAST(session_date AS DATE), $source, "
             "$run_id, $loaded_at FROM calendar_sessions",
@@ -143,8 +147,14 @@ def run_dbt(
     target_dir: str | os.PathLike[str] | None = None,
 ) -> subprocess.CompletedProcess:
     """Run a dbt command against db_path; raise with dbt's own output when it fails."""
-    command = [str(DBT_EXECUTABLE), *args, "--project-dir", str(DBT_PROJECT_DIR),
-               "--profiles-dir", str(DBT_PROJECT_DIR)]
+    command = [
+        str(DBT_EXECUTABLE),
+        *args,
+        "--project-dir",
+        str(DBT_PROJECT_DIR),
+        "--profiles-dir",
+        str(DBT_PROJECT_DIR),
+    ]
     if dbt_vars:
         command += ["--vars", json.dumps(dbt_vars)]
     if target_dir:
@@ -153,5 +163,7 @@ def run_dbt(
     env = {**os.environ, "MARKET_WAREHOUSE_DB": str(Path(db_path).resolve())}
     completed = subprocess.run(command, env=env, capture_output=True, text=True, cwd=REPO_ROOT)
     if completed.returncode != 0:
-        raise RuntimeError(f"{' '.join(command[:2])} failed:\n{completed.stdout}\n{completed.stderr}")
+        raise RuntimeError(
+            f"{' '.join(command[:2])} failed:\n{completed.stdout}\n{completed.stderr}"
+        )
     return completed

@@ -204,8 +204,14 @@ def _story_order(
         ["_sector_usd", "sector", "_no_usd", "_usd", "_return"], na_position="last"
     )
     return ordered[
-        ["sector", "ticker", "usd_change_bn", "abnormal_return_pct", "day0_return_pct",
-         "spans_missing_session"]
+        [
+            "sector",
+            "ticker",
+            "usd_change_bn",
+            "abnormal_return_pct",
+            "day0_return_pct",
+            "spans_missing_session",
+        ]
     ].reset_index(drop=True)
 
 
@@ -273,8 +279,16 @@ def chart_fingerprint(event: Event, data: ChartData, *, data_source: str) -> str
         # parallel and its last bits differ from run to run
         data.plotted.to_csv(index=False, float_format="%.9g"),
         data.sectors.to_csv(index=False, float_format="%.9g"),
-        repr((_rounded(data.total_usd_change_bn), data.biggest_loser, data.equities,
-              data.with_return, data.with_usd, data.notes)),
+        repr(
+            (
+                _rounded(data.total_usd_change_bn),
+                data.biggest_loser,
+                data.equities,
+                data.with_return,
+                data.with_usd,
+                data.notes,
+            )
+        ),
     ):
         digest.update(part.encode())
         digest.update(b"\0")
@@ -330,28 +344,48 @@ def _figure(event: Event, data: ChartData, data_source: str) -> Figure:
     height = max(MIN_FIGURE_HEIGHT_IN, TOP_MARGIN_IN + bottom_margin + rows * ROW_HEIGHT_IN)
     figure = Figure(figsize=(FIGURE_WIDTH_IN, height))
     figure.text(
-        TEXT_LEFT_IN / FIGURE_WIDTH_IN, 1 - 0.3 / height,
+        TEXT_LEFT_IN / FIGURE_WIDTH_IN,
+        1 - 0.3 / height,
         f"{event.name} \u2014 {event.event_date.day} {event.event_date:%B %Y}",
-        fontsize=16, fontweight="bold", color=INK, va="top",
+        fontsize=16,
+        fontweight="bold",
+        color=INK,
+        va="top",
     )
     figure.text(
-        TEXT_LEFT_IN / FIGURE_WIDTH_IN, 1 - 0.68 / height, subtitle(data),
-        fontsize=11, color=MUTED, va="top",
+        TEXT_LEFT_IN / FIGURE_WIDTH_IN,
+        1 - 0.68 / height,
+        subtitle(data),
+        fontsize=11,
+        color=MUTED,
+        va="top",
     )
     figure.text(
-        TEXT_LEFT_IN / FIGURE_WIDTH_IN, 0.15 / height, footnote,
-        fontsize=8, color=MUTED, va="bottom", linespacing=1.45,
+        TEXT_LEFT_IN / FIGURE_WIDTH_IN,
+        0.15 / height,
+        footnote,
+        fontsize=8,
+        color=MUTED,
+        va="bottom",
+        linespacing=1.45,
     )
     if data.plotted.empty:
         figure.text(
-            0.5, 0.55, "No equity has a day-0 return for this event (yet).",
-            fontsize=14, color=MUTED, ha="center", va="center",
+            0.5,
+            0.55,
+            "No equity has a day-0 return for this event (yet).",
+            fontsize=14,
+            color=MUTED,
+            ha="center",
+            va="center",
         )
         return figure
 
     usable = FIGURE_WIDTH_IN - LEFT_MARGIN_IN - RIGHT_MARGIN_IN
     usd_axes, return_axes = figure.subplots(
-        1, 2, sharey=True,
+        1,
+        2,
+        sharey=True,
         gridspec_kw={
             "width_ratios": [1.15, 1.0],
             "left": LEFT_MARGIN_IN / FIGURE_WIDTH_IN,
@@ -372,7 +406,8 @@ def _figure(event: Event, data: ChartData, data_source: str) -> Figure:
             f"{row.ticker}{MISSING_SESSION_MARK if row.spans_missing_session else ''}"
             for row in data.plotted.itertuples()
         ],
-        fontsize=10, color=INK,
+        fontsize=10,
+        color=INK,
     )
     usd_axes.tick_params(axis="y", length=0, pad=6)
     return_axes.tick_params(axis="y", length=0)
@@ -432,8 +467,9 @@ def _style(axes: Axes) -> None:
 def _sector_bands(axes: Axes, data: ChartData, header_rows: list[int]) -> None:
     counts = [int((data.plotted["sector"] == sector).sum()) for sector in data.sectors["sector"]]
     for index, (first, count) in enumerate(zip(header_rows, counts, strict=True)):
-        axes.axhspan(first - 0.5, first + count + 0.5, color=_band_color(index), zorder=0,
-                     linewidth=0)
+        axes.axhspan(
+            first - 0.5, first + count + 0.5, color=_band_color(index), zorder=0, linewidth=0
+        )
 
 
 def _band_color(index: int) -> str:
@@ -444,8 +480,14 @@ def _band_color(index: int) -> str:
 def _usd_panel(
     axes: Axes, data: ChartData, header_rows: list[int], security_rows: list[int]
 ) -> None:
-    axes.set_title("Market value change on day 0 (USD bn)", loc="left", fontsize=11,
-                   fontweight="bold", color=INK, pad=10)
+    axes.set_title(
+        "Market value change on day 0 (USD bn)",
+        loc="left",
+        fontsize=11,
+        fontweight="bold",
+        color=INK,
+        pad=10,
+    )
     usd = data.plotted["usd_change_bn"]
     known = usd.dropna()
     low, high = (min(known.min(), 0.0), max(known.max(), 0.0)) if len(known) else (-1.0, 1.0)
@@ -453,38 +495,67 @@ def _usd_panel(
         low, high = -1.0, 1.0
     span = high - low
     # Room for the value labels beyond the longest bars.
-    axes.set_xlim(low - (0.3 * span if low < 0 else 0.04 * span),
-                  high + (0.3 * span if high > 0 else 0.04 * span))
+    axes.set_xlim(
+        low - (0.3 * span if low < 0 else 0.04 * span),
+        high + (0.3 * span if high > 0 else 0.04 * span),
+    )
     axes.xaxis.set_major_formatter(FuncFormatter(_tick_label))
     roomy_side_is_left = -low >= high
     for y, value in zip(security_rows, usd, strict=True):
         if pd.isna(value):
             axes.annotate(
-                "no share count", (0, y), xytext=(-6 if roomy_side_is_left else 6, 0),
-                textcoords="offset points", ha="right" if roomy_side_is_left else "left",
-                va="center", fontsize=8.5, fontstyle="italic", color=MUTED,
+                "no share count",
+                (0, y),
+                xytext=(-6 if roomy_side_is_left else 6, 0),
+                textcoords="offset points",
+                ha="right" if roomy_side_is_left else "left",
+                va="center",
+                fontsize=8.5,
+                fontstyle="italic",
+                color=MUTED,
             )
             continue
         axes.barh(y, value, height=0.66, color=LOSS_COLOR if value < 0 else GAIN_COLOR, zorder=3)
         axes.annotate(
-            format_usd_bn(value), (value, y), xytext=(-4 if value < 0 else 4, 0),
-            textcoords="offset points", ha="right" if value < 0 else "left", va="center",
-            fontsize=9, color=INK,
+            format_usd_bn(value),
+            (value, y),
+            xytext=(-4 if value < 0 else 4, 0),
+            textcoords="offset points",
+            ha="right" if value < 0 else "left",
+            va="center",
+            fontsize=9,
+            color=INK,
         )
     label_x = blended_transform_factory(axes.transAxes, axes.transData)
     for index, (y, band) in enumerate(zip(header_rows, data.sectors.itertuples(), strict=True)):
         total = "no USD value" if pd.isna(band.usd_change_bn) else format_usd_bn(band.usd_change_bn)
         # Backed by its band's colour so the zero line, when near the left edge, stays behind it.
-        axes.text(0.01, y, f"{band.sector}   {total}", transform=label_x, ha="left",
-                  va="center", fontsize=10, fontweight="bold", color=INK, zorder=5,
-                  bbox={"facecolor": _band_color(index), "edgecolor": "none", "pad": 2})
+        axes.text(
+            0.01,
+            y,
+            f"{band.sector}   {total}",
+            transform=label_x,
+            ha="left",
+            va="center",
+            fontsize=10,
+            fontweight="bold",
+            color=INK,
+            zorder=5,
+            bbox={"facecolor": _band_color(index), "edgecolor": "none", "pad": 2},
+        )
 
 
 def _return_panel(
     axes: Axes, data: ChartData, header_rows: list[int], security_rows: list[int]
 ) -> None:
-    axes.set_title("Abnormal return (bars) and raw return (\u25c6) on day 0, %", loc="left",
-                   fontsize=11, fontweight="bold", color=INK, pad=10)
+    axes.set_title(
+        "Abnormal return (bars) and raw return (\u25c6) on day 0, %",
+        loc="left",
+        fontsize=11,
+        fontweight="bold",
+        color=INK,
+        pad=10,
+    )
     abnormal = data.plotted["abnormal_return_pct"]
     raw = data.plotted["day0_return_pct"]
     values = pd.concat([abnormal, raw]).dropna()
@@ -494,10 +565,24 @@ def _return_panel(
     axes.xaxis.set_major_formatter(FuncFormatter(_tick_label))
     for y, value in zip(security_rows, abnormal, strict=True):
         if not pd.isna(value):
-            axes.barh(y, value, height=0.66, color=LOSS_COLOR if value < 0 else GAIN_COLOR,
-                      alpha=0.8, zorder=3)
-    axes.scatter(raw, security_rows, marker="D", s=30, color=INK, edgecolors="white",
-                 linewidths=0.8, zorder=4)
+            axes.barh(
+                y,
+                value,
+                height=0.66,
+                color=LOSS_COLOR if value < 0 else GAIN_COLOR,
+                alpha=0.8,
+                zorder=3,
+            )
+    axes.scatter(
+        raw,
+        security_rows,
+        marker="D",
+        s=30,
+        color=INK,
+        edgecolors="white",
+        linewidths=0.8,
+        zorder=4,
+    )
 
     # The numbers sit in columns right of the panel, where no bar or marker can cover them; their
     # headings take the first sector header row, which is empty on this side.
@@ -505,14 +590,38 @@ def _return_panel(
     abnormal_x, raw_x = 1 + ABNORMAL_COLUMN_IN / width_in, 1 + RAW_COLUMN_IN / width_in
     column = blended_transform_factory(axes.transAxes, axes.transData)
     for x, heading in ((abnormal_x, "abnormal"), (raw_x, "raw")):
-        axes.text(x, header_rows[0], heading, transform=column, ha="right", va="center",
-                  fontsize=9, color=MUTED, fontweight="bold")
+        axes.text(
+            x,
+            header_rows[0],
+            heading,
+            transform=column,
+            ha="right",
+            va="center",
+            fontsize=9,
+            color=MUTED,
+            fontweight="bold",
+        )
     for y, ar, r in zip(security_rows, abnormal, raw, strict=True):
-        axes.text(abnormal_x, y, "n/a" if pd.isna(ar) else format_percent(ar), transform=column,
-                  ha="right", va="center", fontsize=9,
-                  color=MUTED if pd.isna(ar) else (LOSS_COLOR if ar < 0 else GAIN_COLOR))
-        axes.text(raw_x, y, format_percent(r), transform=column, ha="right", va="center",
-                  fontsize=9, color=INK)
+        axes.text(
+            abnormal_x,
+            y,
+            "n/a" if pd.isna(ar) else format_percent(ar),
+            transform=column,
+            ha="right",
+            va="center",
+            fontsize=9,
+            color=MUTED if pd.isna(ar) else (LOSS_COLOR if ar < 0 else GAIN_COLOR),
+        )
+        axes.text(
+            raw_x,
+            y,
+            format_percent(r),
+            transform=column,
+            ha="right",
+            va="center",
+            fontsize=9,
+            color=INK,
+        )
 
 
 def _signed(text: str) -> str:
@@ -575,7 +684,7 @@ def index_html(rendered: Sequence[EventChart], *, generated_at: datetime) -> str
         for c in rendered
     )
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>market-warehouse event charts</title><style>"
         "body{font-family:system-ui,sans-serif;max-width:1600px;margin:2em auto;padding:0 1em;"
         "color:#1f2933}img{max-width:100%;border:1px solid #e5e7eb}small{color:#6b7280}"

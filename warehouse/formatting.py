@@ -15,7 +15,6 @@ NULL_TEXT = "NULL"
 OUTPUT_FORMATS = ("table", "csv", "json")
 
 
-
 def render(output_format: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     formatters: dict[str, Callable[[Sequence[str], Sequence[Sequence[Any]]], str]] = {
         "table": format_table,
@@ -105,8 +104,10 @@ def format_csv(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     writer.writerow(columns)
     for row in rows:
         writer.writerow(
-            "" if value is None
-            else json.dumps(_plain(value)) if isinstance(value, (dict, list, tuple))
+            ""
+            if value is None
+            else json.dumps(_plain(value))
+            if isinstance(value, (dict, list, tuple))
             else _plain(value)
             for value in row
         )

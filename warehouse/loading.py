@@ -99,8 +99,10 @@ def with_restated_history(
     prices, dividends and splits are then on one basis. A ticker whose history cannot be fetched
     is left out of the load (a failure with the reason), the action included, so the next run
     tries again instead of storing two bases."""
-    if not (_PRICE_COLUMNS.issubset(batch.prices.columns)
-            and _ACTION_COLUMNS.issubset(batch.actions.columns)):
+    if not (
+        _PRICE_COLUMNS.issubset(batch.prices.columns)
+        and _ACTION_COLUMNS.issubset(batch.actions.columns)
+    ):
         return batch  # a malformed frame: the write refuses it, naming what it lacks
     adjusted = batch.prices.loc[batch.prices["adj_close"].notna(), ["ticker"]].drop_duplicates()
     con.register("_window_actions", batch.actions)
@@ -113,22 +115,37 @@ def with_restated_history(
     if changed.empty:
         return batch
     replaced = set(changed["ticker"])
-    history = source.fetch_prices([security for security in securities
-                                   if security.ticker in replaced],
-                                  changed["first_bar"].min().date(),
-                                  max(changed["last_bar"].max().date(), window_end))
+    history = source.fetch_prices(
+        [security for security in securities if security.ticker in replaced],
+        changed["first_bar"].min().date(),
+        max(changed["last_bar"].max().date(), window_end),
+    )
     missing = replaced - set(history.prices["ticker"])
     reasons = {failure.ticker: failure.reason for failure in history.failures}
     failures = [
-        TickerFailure(row.ticker, f"{row.actions} changed its price basis and its history could "
-                      f"not be fetched again ({reasons.get(row.ticker, 'no rows')}): not loaded, "
-                      "the next run tries again")
-        for row in changed.itertuples() if row.ticker in missing
+        TickerFailure(
+            row.ticker,
+            f"{row.actions} changed its price basis and its history could "
+            f"not be fetched again ({reasons.get(row.ticker, 'no rows')}): not loaded, "
+            "the next run tries again",
+        )
+        for row in changed.itertuples()
+        if row.ticker in missing
     ]
     return PriceBatch(
-        pd.concat([batch.prices[~batch.prices["ticker"].isin(replaced)],
-                   history.prices[~history.prices["ticker"].isin(missing)]], ignore_index=True),
-        pd.concat([batch.actions[~batch.actions["ticker"].isin(replaced)],
-                   history.actions[~history.actions["ticker"].isin(missing)]], ignore_index=True),
+        pd.concat(
+            [
+                batch.prices[~batch.prices["ticker"].isin(replaced)],
+                history.prices[~history.prices["ticker"].isin(missing)],
+            ],
+            ignore_index=True,
+        ),
+        pd.concat(
+            [
+                batch.actions[~batch.actions["ticker"].isin(replaced)],
+                history.actions[~history.actions["ticker"].isin(missing)],
+            ],
+            ignore_index=True,
+        ),
         [*batch.failures, *failures],
     )

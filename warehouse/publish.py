@@ -475,8 +475,11 @@ def _verify_copy(
         check.execute(f"ATTACH {literal(str(temporary))} AS {ident(catalog)} (READ_ONLY)")
         check.execute(f"USE {ident(catalog)}")
         tables, views, macros = _inventory(check, catalog)
-        for kind, want, got in (("tables", expected[0], tables), ("views", expected[1], views),
-                                ("macros", expected[2], macros)):
+        for kind, want, got in (
+            ("tables", expected[0], tables),
+            ("views", expected[1], views),
+            ("macros", expected[2], macros),
+        ):
             missing = sorted(want - got)
             if missing:
                 raise PublishError(f"the published copy lacks {kind} {', '.join(missing)}")

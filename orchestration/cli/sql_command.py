@@ -26,9 +26,12 @@ def run_sql(args: argparse.Namespace) -> int:
                 columns = [column[0] for column in cursor.description or ()]
                 rows = cursor.fetchall() if max_rows is None else cursor.fetchmany(max_rows + 1)
             except duckdb.PermissionException as error:
-                raise CliError(f"Refused: {one_line(str(error))}. `sql` reads the published copy "
-                               "only; pass --allow-files to let a query read local files and "
-                               "URLs.", EXIT_REFUSED) from error
+                raise CliError(
+                    f"Refused: {one_line(str(error))}. `sql` reads the published copy "
+                    "only; pass --allow-files to let a query read local files and "
+                    "URLs.",
+                    EXIT_REFUSED,
+                ) from error
             except duckdb.Error as error:
                 raise CliError(one_line(str(error))) from error
             truncated = max_rows is not None and len(rows) > max_rows
@@ -38,7 +41,10 @@ def run_sql(args: argparse.Namespace) -> int:
             sys.stdout.write(render(args.format, columns, rows))
             if args.format == "table":
                 shown = f"{len(rows)} row{'s' if len(rows) != 1 else ''}"
-                note = (f"first {shown} shown; raise --max-rows or use --format csv for all"
-                        if truncated else shown)
+                note = (
+                    f"first {shown} shown; raise --max-rows or use --format csv for all"
+                    if truncated
+                    else shown
+                )
                 sys.stdout.write(f"({note})\n")
     return 0

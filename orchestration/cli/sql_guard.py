@@ -39,9 +39,12 @@ def read_only_statements(query: str) -> list[str]:
             kind = "UNKNOWN"
         refusal = _refusal(kind, statement.query)
         if refusal:
-            raise CliError(f"Refused: {refusal} is not a read-only query. {_READ_ONLY_HELP}. The "
-                           "warehouse changes only through a refresh (`market-warehouse build` or "
-                           "the nightly run).", EXIT_REFUSED)
+            raise CliError(
+                f"Refused: {refusal} is not a read-only query. {_READ_ONLY_HELP}. The "
+                "warehouse changes only through a refresh (`market-warehouse build` or "
+                "the nightly run).",
+                EXIT_REFUSED,
+            )
         texts.append(statement.query)
     return texts
 

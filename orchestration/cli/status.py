@@ -43,7 +43,7 @@ def open_anomalies(connection: duckdb.DuckDBPyConnection) -> int | None:
         return None
     columns = {
         name.lower()
-        for name, in connection.execute(
+        for (name,) in connection.execute(
             "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = ? AND table_name = ?",
             [schema, table],
@@ -55,9 +55,11 @@ def open_anomalies(connection: duckdb.DuckDBPyConnection) -> int | None:
     elif "resolved" in columns:
         condition = "NOT coalesce(resolved, FALSE)"
     try:
-        return int(connection.execute(
-            f"SELECT count(*) FROM {ident(schema)}.{ident(table)} WHERE {condition}"
-        ).fetchone()[0])
+        return int(
+            connection.execute(
+                f"SELECT count(*) FROM {ident(schema)}.{ident(table)} WHERE {condition}"
+            ).fetchone()[0]
+        )
     except duckdb.Error:
         return None
 
@@ -98,8 +100,10 @@ def render_status(
     dagster_run: dict[str, Any] | None = None,
 ) -> str:
     """The `status` report: pure, from what the published copy and its manifest say."""
-    lines = [f"Published copy:  {path}"
-             + (f" (version {manifest['version']})" if manifest.get("version") else "")]
+    lines = [
+        f"Published copy:  {path}"
+        + (f" (version {manifest['version']})" if manifest.get("version") else "")
+    ]
     if manifest:
         size = manifest.get("size_bytes")
         lines.append(
@@ -121,8 +125,10 @@ def render_status(
     else:
         lines.append("Last load:       none recorded (raw.load_log is absent or empty)")
     if dagster_run:
-        line = (f"Latest run:      {dagster_run['run_id']} {dagster_run['status']}"
-                f" (started {_timestamp_text(dagster_run['started_at'])})")
+        line = (
+            f"Latest run:      {dagster_run['run_id']} {dagster_run['status']}"
+            f" (started {_timestamp_text(dagster_run['started_at'])})"
+        )
         published_at = _parse_timestamp(manifest.get("published_at"))
         started = dagster_run.get("started_at")
         failed = dagster_run["status"] != "SUCCESS"
@@ -131,15 +137,20 @@ def render_status(
         lines.append(line)
     anomaly_table = ".".join(ANOMALY_TABLE)
     lines.append(
-        f"Open anomalies:  {anomalies} ({anomaly_table})" if anomalies is not None
+        f"Open anomalies:  {anomalies} ({anomaly_table})"
+        if anomalies is not None
         else f"Open anomalies:  not computed yet ({anomaly_table} does not exist)"
     )
     lines.append("")
-    lines.append(format_table(
-        ["table", "rows", "first date", "last date"],
-        [(name, rows, first if first is not None else "-", last if last is not None else "-")
-         for name, rows, first, last in tables],
-    ).rstrip("\n"))
+    lines.append(
+        format_table(
+            ["table", "rows", "first date", "last date"],
+            [
+                (name, rows, first if first is not None else "-", last if last is not None else "-")
+                for name, rows, first, last in tables
+            ],
+        ).rstrip("\n")
+    )
     return "\n".join(lines) + "\n"
 
 

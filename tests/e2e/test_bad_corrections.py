@@ -59,7 +59,8 @@ def _bad_source(monkeypatch: pytest.MonkeyPatch) -> None:
             corrected = bar(CORRECTED)
             factor = prices.loc[corrected, "open"] / prices.loc[corrected, "close"]
             prices.loc[corrected, ["close", "adj_close"]] = prices.loc[
-                corrected, ["close", "adj_close"]].mul(factor, axis=0)
+                corrected, ["close", "adj_close"]
+            ].mul(factor, axis=0)
             return PriceBatch(prices, batch.actions, batch.failures)
 
         source.fetch_prices = fetch_with_corrections
@@ -73,10 +74,14 @@ def reloaded(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) ->
     after = tmp_path_factory.mktemp("bad_corrections") / "after.duckdb"
     shutil.copyfile(built_warehouse, after)
     with duckdb.connect(str(after)) as connection:
-        connection.execute("delete from raw.daily_prices where ticker = ? and trade_date = ?",
-                           list(NEW_SPIKE))
-    with pytest.MonkeyPatch.context() as monkeypatch, settings.environment(
-        {settings.WAREHOUSE_PATH_ENV: str(after), settings.SOURCE_ENV: "snapshot"}
+        connection.execute(
+            "delete from raw.daily_prices where ticker = ? and trade_date = ?", list(NEW_SPIKE)
+        )
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        settings.environment(
+            {settings.WAREHOUSE_PATH_ENV: str(after), settings.SOURCE_ENV: "snapshot"}
+        ),
     ):
         _bad_source(monkeypatch)
         result = _nightly_run(*WINDOW)
@@ -86,9 +91,13 @@ def reloaded(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) ->
 
 def _nightly_run(first_day: date, last_day: date) -> dg.ExecuteInProcessResult:
     """The nightly job over the window, in this process, so the patched source is the one used."""
-    return defs().resolve_job_def(NIGHTLY_JOB).execute_in_process(
-        tags=RunWindow(first_day, last_day).run_tags(),
-        raise_on_error=False,
+    return (
+        defs()
+        .resolve_job_def(NIGHTLY_JOB)
+        .execute_in_process(
+            tags=RunWindow(first_day, last_day).run_tags(),
+            raise_on_error=False,
+        )
     )
 
 
@@ -110,7 +119,8 @@ def test_bad_corrections_keep_the_good_bars_and_are_recorded(reloaded: dict) -> 
     rejected = _query(reloaded["after"], "select * from raw.rejected_corrections order by ticker")
     assert rejected[["run_id", "table_name", "ticker"]].values.tolist() == [
         [reloaded["run_id"], "raw.daily_prices", NEGATIVE[0]],
-        [reloaded["run_id"], "raw.daily_prices", SPIKE[0]]]
+        [reloaded["run_id"], "raw.daily_prices", SPIKE[0]],
+    ]
     assert rejected["trade_date"].dt.date.tolist() == [NEGATIVE[1], SPIKE[1]]
     negative, spike = rejected.iloc[0], rejected.iloc[1]
     assert negative["reason"].startswith("close_outside_range: ")
@@ -119,10 +129,13 @@ def test_bad_corrections_keep_the_good_bars_and_are_recorded(reloaded: dict) -> 
     assert json.loads(negative["rejected"])["close"] == -good["close"]
     assert json.loads(negative["kept"])["close"] == good["close"]
     # the spike judged against ORCL's neighbouring bars, as the quarantine judges it
-    adjusted = _query(reloaded["before"], "select coalesce(adj_close, close) as price "
-                      "from raw.daily_prices where ticker = 'ORCL' "
-                      "and trade_date between '2025-02-04' and '2025-02-06' "
-                      "order by trade_date")["price"].tolist()
+    adjusted = _query(
+        reloaded["before"],
+        "select coalesce(adj_close, close) as price "
+        "from raw.daily_prices where ticker = 'ORCL' "
+        "and trade_date between '2025-02-04' and '2025-02-06' "
+        "order by trade_date",
+    )["price"].tolist()
     off_both = min(100 * adjusted[1] / adjusted[0], 100 * adjusted[1] / adjusted[2])  # 99.6x
     assert spike["reason"].startswith("suspect_spike: price ")
     assert spike["reason"].endswith(f": {off_both:.1f}x off both, a one-day spike")
@@ -134,31 +147,44 @@ def test_the_days_of_the_rejected_corrections_stay_in_the_marts(reloaded: dict) 
         after = _bar(reloaded["after"], key, "marts.fct_daily_returns")
         for column in ("close_price", "simple_return", "market_value_usd"):
             assert after[column] == pytest.approx(before[column], rel=1e-12), (key, column)
-    flagged = _query(reloaded["after"], "select count(*) as n from quality.price_anomalies "
-                     "where trade_date between '2025-02-03' and '2025-02-07' "
-                     "and check_name like 'large_%'")
+    flagged = _query(
+        reloaded["after"],
+        "select count(*) as n from quality.price_anomalies "
+        "where trade_date between '2025-02-03' and '2025-02-07' "
+        "and check_name like 'large_%'",
+    )
     assert flagged["n"].item() == 0
 
 
 def test_a_new_spike_is_written_but_quarantined_out_of_the_marts(reloaded: dict) -> None:
     before = _bar(reloaded["before"], NEW_SPIKE)
     assert _bar(reloaded["after"], NEW_SPIKE)["close"] == pytest.approx(before["close"] * 100)
-    quarantined = _query(reloaded["after"], "select ticker, trade_date, reason from "
-                         "quality.quarantined_prices order by all")
-    assert quarantined.values.tolist() == [[NEW_SPIKE[0], pd.Timestamp(NEW_SPIKE[1]),
-                                            "suspect_spike"]]
-    returns = _query(reloaded["after"], "select trade_date, previous_trade_date, simple_return, "
-                     "spans_missing_session from marts.fct_daily_returns where ticker = 'MSFT' "
-                     "and trade_date between '2025-02-05' and '2025-02-07' order by trade_date")
+    quarantined = _query(
+        reloaded["after"],
+        "select ticker, trade_date, reason from quality.quarantined_prices order by all",
+    )
+    assert quarantined.values.tolist() == [
+        [NEW_SPIKE[0], pd.Timestamp(NEW_SPIKE[1]), "suspect_spike"]
+    ]
+    returns = _query(
+        reloaded["after"],
+        "select trade_date, previous_trade_date, simple_return, "
+        "spans_missing_session from marts.fct_daily_returns where ticker = 'MSFT' "
+        "and trade_date between '2025-02-05' and '2025-02-07' order by trade_date",
+    )
     assert returns["trade_date"].dt.date.tolist() == [date(2025, 2, 5), date(2025, 2, 7)]
     following = returns.iloc[1]
     assert following["previous_trade_date"].date() == date(2025, 2, 5)
     assert bool(following["spans_missing_session"])
     # the return across the gap is the two sessions' compounded return of the build
-    build = _query(reloaded["before"], "select simple_return from marts.fct_daily_returns "
-                   "where ticker = 'MSFT' and trade_date in ('2025-02-06', '2025-02-07')")
+    build = _query(
+        reloaded["before"],
+        "select simple_return from marts.fct_daily_returns "
+        "where ticker = 'MSFT' and trade_date in ('2025-02-06', '2025-02-07')",
+    )
     assert 1 + following["simple_return"] == pytest.approx(
-        (1 + build["simple_return"]).prod(), rel=1e-12)
+        (1 + build["simple_return"]).prod(), rel=1e-12
+    )
 
 
 def test_a_good_correction_is_applied_and_counted(reloaded: dict) -> None:
@@ -166,10 +192,15 @@ def test_a_good_correction_is_applied_and_counted(reloaded: dict) -> None:
     assert after["close"] == before["open"]
     expected = before["adj_close"] * before["open"] / before["close"]
     assert after["adj_close"] == pytest.approx(expected, rel=1e-15)
-    assert _bar(reloaded["after"], CORRECTED, "marts.fct_daily_returns")["close_price"] == (
-        before["open"])
-    logged = _query(reloaded["after"], "select rows_inserted, rows_changed, rows_rejected "
-                    "from raw.load_log where run_id = ? and asset_key like '%daily_prices%'",
-                    [reloaded["run_id"]])
+    assert (
+        _bar(reloaded["after"], CORRECTED, "marts.fct_daily_returns")["close_price"]
+        == (before["open"])
+    )
+    logged = _query(
+        reloaded["after"],
+        "select rows_inserted, rows_changed, rows_rejected "
+        "from raw.load_log where run_id = ? and asset_key like '%daily_prices%'",
+        [reloaded["run_id"]],
+    )
     # AAPL's correction is written, MSFT's new bar inserted; NVDA's and ORCL's are not
     assert logged.iloc[0].tolist() == [1, 1, 2]

@@ -40,8 +40,11 @@ def _rows(path: Path, sql: str) -> pd.DataFrame:
 
 
 def test_the_snapshot_build_tells_the_deepseek_sell_off_from_noise(built_warehouse: Path) -> None:
-    flags = _rows(built_warehouse, "select * from quality.price_anomalies "
-                  "where trade_date = '2025-01-27' and check_name like 'large_%'")
+    flags = _rows(
+        built_warehouse,
+        "select * from quality.price_anomalies "
+        "where trade_date = '2025-01-27' and check_name like 'large_%'",
+    )
     by_ticker = flags.set_index("ticker")
     for ticker in ("NVDA", "AVGO", "TSM", "ARM", "ORCL"):
         assert by_ticker.loc[ticker, "classification"] == "market_event", ticker
@@ -54,34 +57,45 @@ def test_the_snapshot_build_tells_the_deepseek_sell_off_from_noise(built_warehou
 
 
 def test_the_snapshot_build_detects_its_market_shocks(built_warehouse: Path) -> None:
-    events = _rows(built_warehouse, "select * from quality.detected_market_events "
-                   "where scope = 'market' order by abs(value_change_usd) desc")
+    events = _rows(
+        built_warehouse,
+        "select * from quality.detected_market_events "
+        "where scope = 'market' order by abs(value_change_usd) desc",
+    )
     top = events.head(3).set_index("event_date")
     assert pd.Timestamp(DEEPSEEK) in top.index  # with 2025-04-09 and 2025-04-03 (tariffs)
     sell_off = top.loc[pd.Timestamp(DEEPSEEK)]
     assert sell_off.direction == "drop"
     assert sell_off.securities_flagged == 5 and sell_off.breadth > 0.5
     assert sell_off.value_change_usd < -1e12
-    technology = _rows(built_warehouse, "select * from quality.detected_market_events "
-                       "where event_date = '2025-01-27' and scope = 'Technology'")
+    technology = _rows(
+        built_warehouse,
+        "select * from quality.detected_market_events "
+        "where event_date = '2025-01-27' and scope = 'Technology'",
+    )
     assert technology["breadth"].item() > 0.75
 
 
 def test_the_snapshot_build_reports_gaps_and_quirks_and_quarantines_nothing(
     built_warehouse: Path,
 ) -> None:
-    found = _rows(built_warehouse, "select ticker, check_name, count(*) as flags, "
-                  "count(*) filter (where trade_date = '2025-01-24') as on_jan_24 "
-                  "from quality.price_anomalies where check_name in "
-                  "('missing_session', 'fx_range_quirk') group by all").set_index(
-        ["ticker", "check_name"])
+    found = _rows(
+        built_warehouse,
+        "select ticker, check_name, count(*) as flags, "
+        "count(*) filter (where trade_date = '2025-01-24') as on_jan_24 "
+        "from quality.price_anomalies where check_name in "
+        "('missing_session', 'fx_range_quirk') group by all",
+    ).set_index(["ticker", "check_name"])
     assert found.loc[("ENR.DE", "missing_session")].tolist() == [23, 1]
     assert found.loc[("JPY=X", "fx_range_quirk"), "flags"] == 35
     assert found.loc[("EURUSD=X", "fx_range_quirk"), "flags"] == 18
-    counts = _rows(built_warehouse, """
+    counts = _rows(
+        built_warehouse,
+        """
         select (select count(*) from quality.quarantined_prices) as quarantined,
                (select count(*) from raw.fx_rates) = (select count(*) from staging.stg_fx_rates)
-                   as fx_rates_all_staged""")
+                   as fx_rates_all_staged""",
+    )
     assert counts.iloc[0].tolist() == [0, True]
 
 
@@ -106,19 +120,27 @@ def test_the_checks_report_their_findings_as_metadata(built_warehouse: Path) -> 
     assert not gaps.passed and gaps.metadata["tickers"].value == {"ENR.DE": 23}
     late = fresh(context, warehouse=warehouse, universe=UNIVERSE, quality_rules=rules)
     assert (late.passed, late.severity) == (False, dg.AssetCheckSeverity.WARN)
-    assert ("XTKS: 1 of 2 securities lack its latest completed session 2025-06-30"
-            in late.description)
+    assert (
+        "XTKS: 1 of 2 securities lack its latest completed session 2025-06-30" in late.description
+    )
     assert "ENR.DE (2025-03-31)" in late.metadata["exchanges"].value
     _, _, fx_fresh = price_checks.fx_checks
     assert fx_fresh(context, warehouse=warehouse, universe=UNIVERSE, quality_rules=rules).passed
 
-    failures = {next(iter(check.check_keys)).asset_key.to_user_string():
-                check(context, warehouse=warehouse) for check in price_checks.source_failure_checks}
+    failures = {
+        next(iter(check.check_keys)).asset_key.to_user_string(): check(context, warehouse=warehouse)
+        for check in price_checks.source_failure_checks
+    }
     assert failures["raw/daily_prices"].passed
     fundamentals = failures["raw/fundamentals"]
     assert not fundamentals.passed
     assert {row.data["ticker"] for row in fundamentals.metadata["failures"].value.records} == {
-        "TSM", "ASML", "ARM", "9984.T", "ENR.DE"}
+        "TSM",
+        "ASML",
+        "ARM",
+        "9984.T",
+        "ENR.DE",
+    }
 
 
 # --- bad bars injected into a small load -------------------------------------------------------
@@ -159,8 +181,10 @@ def _materialize(assets: list, path: Path, **extra_resources: object) -> dg.Exec
             "quality_rules": QualityRulesResource(),
             **extra_resources,
         },
-        tags={"dagster/asset_partition_range_start": WINDOW[0],
-              "dagster/asset_partition_range_end": WINDOW[1]},
+        tags={
+            "dagster/asset_partition_range_start": WINDOW[0],
+            "dagster/asset_partition_range_end": WINDOW[1],
+        },
         raise_on_error=False,
     )
 
@@ -171,19 +195,31 @@ def test_a_bad_tick_is_quarantined_reported_and_never_staged(
     _source_with_closes_above_high(monkeypatch, ["NVDA"])
     assert _materialize([], warehouse_file).success
     # the quarantine and the staging views, as dbt build runs them in the nightly job
-    run_dbt(warehouse_file, "run", "--select", "quality", "staging", "fx_range_quirks",
-            dbt_vars={"refresh_start": WINDOW[0]}, target_dir=tmp_path / "dbt")
-    evaluation = quarantine.integrity(dg.build_asset_check_context(),
-                                      warehouse=WarehouseResource(path=str(warehouse_file)))
+    run_dbt(
+        warehouse_file,
+        "run",
+        "--select",
+        "quality",
+        "staging",
+        "fx_range_quirks",
+        dbt_vars={"refresh_start": WINDOW[0]},
+        target_dir=tmp_path / "dbt",
+    )
+    evaluation = quarantine.integrity(
+        dg.build_asset_check_context(), warehouse=WarehouseResource(path=str(warehouse_file))
+    )
     assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.WARN)
     assert "1 bar(s) quarantined (1 close_outside_range)" in evaluation.description
 
-    nvda = ("select count(*) as bars from {} where ticker = 'NVDA' "
-            "and trade_date = '2025-01-27'")
+    nvda = "select count(*) as bars from {} where ticker = 'NVDA' and trade_date = '2025-01-27'"
     assert _rows(warehouse_file, nvda.format("raw.daily_prices"))["bars"].item() == 1
     assert _rows(warehouse_file, nvda.format("staging.stg_daily_prices"))["bars"].item() == 0
-    assert _rows(warehouse_file, "select count(*) as bars from staging.stg_daily_prices")[
-        "bars"].item() == 45
+    assert (
+        _rows(warehouse_file, "select count(*) as bars from staging.stg_daily_prices")[
+            "bars"
+        ].item()
+        == 45
+    )
 
 
 def test_a_broken_load_stops_the_dbt_models(
@@ -193,23 +229,34 @@ def test_a_broken_load_stops_the_dbt_models(
     result = _materialize([dbt_models], warehouse_file, dbt=dbt_cli())
     assert not result.success
     # dbt's blocking test on the quarantine's load health: failed, severity error
-    (evaluation,) = [e for e in result.get_asset_check_evaluations()
-                     if e.check_name == "load_is_not_broken"]
+    (evaluation,) = [
+        e for e in result.get_asset_check_evaluations() if e.check_name == "load_is_not_broken"
+    ]
     assert (evaluation.passed, evaluation.severity) == (False, dg.AssetCheckSeverity.ERROR)
-    health = _rows(warehouse_file, "select bars, quarantined_bars, is_systemic "
-                   "from quality.quarantine_load_health where table_name = 'raw.daily_prices'")
+    health = _rows(
+        warehouse_file,
+        "select bars, quarantined_bars, is_systemic "
+        "from quality.quarantine_load_health where table_name = 'raw.daily_prices'",
+    )
     assert health.iloc[0].tolist() == [46, 3, True]
     # the quarantine ran; nothing downstream of its load health did: the price staging models,
     # the marts built on them, the anomaly record (models that read no staged price, such as the
     # seeds or the raw coverage findings, may run)
     manifest = json.loads(dbt_project.manifest_path.read_text())
-    blocked = {manifest["nodes"][unique_id]["name"] for unique_id in descendants(
-        manifest["child_map"], ["model.market_warehouse.quarantine_load_health"])
-        if unique_id.startswith("model.")}
+    blocked = {
+        manifest["nodes"][unique_id]["name"]
+        for unique_id in descendants(
+            manifest["child_map"], ["model.market_warehouse.quarantine_load_health"]
+        )
+        if unique_id.startswith("model.")
+    }
     assert {"stg_daily_prices", "fct_daily_returns", "price_anomalies"} <= blocked
     materialized = {event.asset_key for event in result.get_asset_materialization_events()}
     assert not {key.path[-1] for key in materialized} & blocked
     assert {"quarantined_prices", "quarantine_load_health"} <= {
-        key.path[-1] for key in materialized if key.path[0] == "quality"}
-    assert _rows(warehouse_file, "select count(*) as n from quality.quarantined_prices")[
-        "n"].item() == 3
+        key.path[-1] for key in materialized if key.path[0] == "quality"
+    }
+    assert (
+        _rows(warehouse_file, "select count(*) as n from quality.quarantined_prices")["n"].item()
+        == 3
+    )

@@ -19,8 +19,11 @@ pytestmark = pytest.mark.e2e
 
 SCHEMAS = ("intermediate", "marts")
 EVENT_TABLES = {
-    "intermediate.int_event_estimation", "intermediate.int_event_residual_correlation_groups",
-    "marts.fct_event_window_impact", "marts.fct_event_impact", "marts.agg_event_sector_impact",
+    "intermediate.int_event_estimation",
+    "intermediate.int_event_residual_correlation_groups",
+    "marts.fct_event_window_impact",
+    "marts.fct_event_impact",
+    "marts.agg_event_sector_impact",
 }
 
 
@@ -35,9 +38,11 @@ def rebuilt(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> 
 
 
 def _tables(con: duckdb.DuckDBPyConnection, database: str) -> set[str]:
-    rows = con.execute("select schema_name || '.' || table_name from duckdb_tables() "
-                       "where database_name = ? and list_contains(?, schema_name)",
-                       [database, list(SCHEMAS)]).fetchall()
+    rows = con.execute(
+        "select schema_name || '.' || table_name from duckdb_tables() "
+        "where database_name = ? and list_contains(?, schema_name)",
+        [database, list(SCHEMAS)],
+    ).fetchall()
     return {name for (name,) in rows}
 
 
@@ -52,9 +57,11 @@ def test_rebuild_gives_identical_tables(built_warehouse: Path, rebuilt: Path) ->
         for table in sorted(tables):
             # exact comparison, row for row (EXCEPT ALL keeps duplicates)
             only_first, only_second = (
-                con.execute(f"select count(*) from (from {a}.{table} except all from {b}.{table})")
-                .fetchone()[0]
-                for a, b in (("first", "second"), ("second", "first")))
+                con.execute(
+                    f"select count(*) from (from {a}.{table} except all from {b}.{table})"
+                ).fetchone()[0]
+                for a, b in (("first", "second"), ("second", "first"))
+            )
             if only_first or only_second:
                 differing[table] = (only_first, only_second)
             assert con.execute(f"select count(*) from first.{table}").fetchone()[0] > 0, table

@@ -46,6 +46,7 @@ SECTOR_MAP_PATH = DBT_PROJECT_DIR / "seeds" / "sector_map.csv"
 # Independent reference computation
 # --------------------------------------------------------------------------------------------
 
+
 @cache
 def universe() -> pd.DataFrame:
     return pd.read_csv(UNIVERSE_PATH, keep_default_na=False).set_index("ticker")
@@ -62,7 +63,9 @@ def prices() -> pd.DataFrame:
 def dividends() -> dict[tuple[str, dt.date], float]:
     actions = pd.read_csv(SNAPSHOT_DIR / "actions.csv")
     actions = actions[actions["action"] == "dividend"]
-    return {(row.ticker, dt.date.fromisoformat(row.date)): row.value for row in actions.itertuples()}
+    return {
+        (row.ticker, dt.date.fromisoformat(row.date)): row.value for row in actions.itertuples()
+    }
 
 
 @cache
@@ -77,15 +80,21 @@ def daily_returns(ticker: str) -> pd.DataFrame:
     rows = prices()[prices()["ticker"] == ticker].sort_values("date").reset_index(drop=True)
     has_adj = rows["adj_close"].notna()
     level = rows["adj_close"].where(has_adj, rows["close"])
-    dividend = np.array([0.0 if adj else dividends().get((ticker, day), 0.0)
-                         for adj, day in zip(has_adj, rows["date"])])
-    frame = pd.DataFrame({
-        "date": rows["date"],
-        "prev_date": rows["date"].shift(1),
-        "close": rows["close"],
-        "prev_close": rows["close"].shift(1),
-        "r": (level + dividend) / level.shift(1) - 1,
-    })
+    dividend = np.array(
+        [
+            0.0 if adj else dividends().get((ticker, day), 0.0)
+            for adj, day in zip(has_adj, rows["date"], strict=True)
+        ]
+    )
+    frame = pd.DataFrame(
+        {
+            "date": rows["date"],
+            "prev_date": rows["date"].shift(1),
+            "close": rows["close"],
+            "prev_close": rows["close"].shift(1),
+            "r": (level + dividend) / level.shift(1) - 1,
+        }
+    )
     benchmark = universe().loc[ticker, "benchmark"]
     if benchmark:
         bench_close = prices()[prices()["ticker"] == benchmark].set_index("date")["close"]
@@ -110,16 +119,25 @@ def event_frame(ticker: str, event_date: dt.date) -> pd.DataFrame:
 
 def market_model(ticker: str, event_date: dt.date) -> dict:
     frame = event_frame(ticker, event_date)
-    sample = frame[frame["rel"].between(*ESTIMATION_DAYS) & frame["r"].notna() & frame["rm"].notna()
-                   & ~frame["spans"].astype(bool)]
+    sample = frame[
+        frame["rel"].between(*ESTIMATION_DAYS)
+        & frame["r"].notna()
+        & frame["rm"].notna()
+        & ~frame["spans"].astype(bool)
+    ]
     r, rm = sample["r"].to_numpy(), sample["rm"].to_numpy()
     design = np.column_stack([np.ones_like(rm), rm])
     (alpha, beta), *_ = np.linalg.lstsq(design, r, rcond=None)
     residuals = r - alpha - beta * rm
     m = len(r)
     return {
-        "m": m, "alpha": alpha, "beta": beta, "s2": residuals @ residuals / (m - 2),
-        "mean_r": r.mean(), "mean_rm": rm.mean(), "sxx": ((rm - rm.mean()) ** 2).sum(),
+        "m": m,
+        "alpha": alpha,
+        "beta": beta,
+        "s2": residuals @ residuals / (m - 2),
+        "mean_r": r.mean(),
+        "mean_rm": rm.mean(),
+        "sxx": ((rm - rm.mean()) ** 2).sum(),
         "positive_share": (residuals > 0).mean(),
         "residuals": pd.Series(residuals, index=sample["date"].to_numpy()),
     }
@@ -161,7 +179,9 @@ def filed_share_counts() -> dict[str, list[tuple[dt.date, float]]]:
     with open(SNAPSHOT_DIR / "shares_outstanding.csv", newline="") as handle:
         _, *records = csv.reader(handle)
     counts: dict[str, dict[dt.date, float]] = {}
-    for ticker, as_of, shares, note, *_ in sorted(records, key=lambda record: "ADR-equivalent" in record[3]):
+    for ticker, as_of, shares, *_ in sorted(
+        records, key=lambda record: "ADR-equivalent" in record[3]
+    ):
         counts.setdefault(ticker, {})[dt.date.fromisoformat(as_of)] = float(shares)
     return {ticker: sorted(by_day.items()) for ticker, by_day in counts.items()}
 
@@ -178,7 +198,9 @@ def shares_on(ticker: str, day: dt.date) -> float | None:
     return fundamentals().loc[ticker, "market_cap"] / closes.sort_values("date")["close"].iloc[-1]
 
 
-def day0_usd_change_and_weight(ticker: str, event_date: dt.date) -> tuple[float | None, float | None]:
+def day0_usd_change_and_weight(
+    ticker: str, event_date: dt.date
+) -> tuple[float | None, float | None]:
     """USD-listed names only: shares x (close0 - previous close), and the previous close's value."""
     row = daily_returns(ticker).set_index("date").loc[day0(ticker, event_date)]
     shares = shares_on(ticker, day0(ticker, event_date))
@@ -189,7 +211,12 @@ def day0_usd_change_and_weight(ticker: str, event_date: dt.date) -> tuple[float 
 
 
 def sectors() -> dict[str, tuple[str, str]]:
-    both = pd.concat([fundamentals().reset_index()[["ticker", "sector", "industry"]], pd.read_csv(SECTOR_MAP_PATH)])
+    both = pd.concat(
+        [
+            fundamentals().reset_index()[["ticker", "sector", "industry"]],
+            pd.read_csv(SECTOR_MAP_PATH),
+        ]
+    )
     return {row.ticker: (row.sector, row.industry) for row in both.itertuples()}
 
 
@@ -215,10 +242,12 @@ def group_statistics(tickers: list[str], event_date: dt.date) -> dict:
         statistics |= {
             f"ew_car_mm_{window}": car.mean(),
             f"t_cross_sectional_{window}": car.mean() / (car.std(ddof=1) / math.sqrt(n)),
-            f"patell_z_{window}": scar.sum() / math.sqrt(sum((m["m"] - 2) / (m["m"] - 4) for m in models.values())),
+            f"patell_z_{window}": scar.sum()
+            / math.sqrt(sum((m["m"] - 2) / (m["m"] - 4) for m in models.values())),
             f"bmp_t_{window}": bmp,
             f"bmp_kp_t_{window}": bmp * math.sqrt((1 - r_bar) / (1 + (n - 1) * r_bar)),
-            f"generalized_sign_z_{window}": (positives - n * p_hat) / math.sqrt(n * p_hat * (1 - p_hat)),
+            f"generalized_sign_z_{window}": (positives - n * p_hat)
+            / math.sqrt(n * p_hat * (1 - p_hat)),
         }
     return statistics
 
@@ -226,6 +255,7 @@ def group_statistics(tickers: list[str], event_date: dt.date) -> dict:
 # --------------------------------------------------------------------------------------------
 # The warehouse under test
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
@@ -240,19 +270,23 @@ def warehouse(tmp_path_factory) -> duckdb.DuckDBPyConnection:
 
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
     relation = con.sql(sql, params=params) if params else con.sql(sql)
-    return [dict(zip(relation.columns, values)) for values in relation.fetchall()]
+    return [dict(zip(relation.columns, values, strict=True)) for values in relation.fetchall()]
 
 
 def impact_row(con, event_id: str, ticker: str) -> dict:
-    [row] = query(con, "SELECT * FROM marts.fct_event_impact WHERE event_id = ? AND ticker = ?",
-                  [event_id, ticker])
+    [row] = query(
+        con,
+        "SELECT * FROM marts.fct_event_impact WHERE event_id = ? AND ticker = ?",
+        [event_id, ticker],
+    )
     return row
 
 
 def assert_close(actual, expected, label: str) -> None:
     assert actual is not None, f"{label}: dbt gave NULL, reference {expected}"
-    assert math.isclose(actual, expected, rel_tol=TOLERANCE, abs_tol=TOLERANCE), \
+    assert math.isclose(actual, expected, rel_tol=TOLERANCE, abs_tol=TOLERANCE), (
         f"{label}: dbt {actual!r} vs reference {expected!r}"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -281,8 +315,13 @@ def test_market_model_estimates_match_reference(warehouse, event_id, ticker):
     assert row["estimation_obs"] == reference["m"]
     assert row["estimation_reason"] is None
     assert row["day0_date"] == day0(ticker, EVENT_DATES[event_id])
-    for column, key in [("alpha_mm", "alpha"), ("beta_mm", "beta"), ("residual_variance_mm", "s2"),
-                        ("mean_return_estimation", "mean_r"), ("positive_residual_share_mm", "positive_share")]:
+    for column, key in [
+        ("alpha_mm", "alpha"),
+        ("beta_mm", "beta"),
+        ("residual_variance_mm", "s2"),
+        ("mean_return_estimation", "mean_r"),
+        ("positive_residual_share_mm", "positive_share"),
+    ]:
         assert_close(row[column], reference[key], f"{event_id}/{ticker} {column}")
 
 
@@ -301,51 +340,84 @@ def test_usd_value_changes_match_reference(warehouse, event_id):
     for ticker in ["NVDA", "MSFT", "AMZN", "META", "ORCL", "TSM"]:
         change, weight = day0_usd_change_and_weight(ticker, EVENT_DATES[event_id])
         row = impact_row(warehouse, event_id, ticker)
-        assert_close(row["day0_usd_value_change"], change, f"{event_id}/{ticker} day0_usd_value_change")
+        assert_close(
+            row["day0_usd_value_change"], change, f"{event_id}/{ticker} day0_usd_value_change"
+        )
         assert_close(row["market_value_usd_before_day0"], weight, f"{event_id}/{ticker} weight")
 
 
-@pytest.mark.parametrize(("grouping_level", "sector", "industry"),
-                         [("all", None, None), ("sector_industry", "Technology", "Semiconductors")])
+@pytest.mark.parametrize(
+    ("grouping_level", "sector", "industry"),
+    [("all", None, None), ("sector_industry", "Technology", "Semiconductors")],
+)
 def test_cross_sectional_statistics_match_reference(warehouse, grouping_level, sector, industry):
     event_date = EVENT_DATES["deepseek_selloff"]
     equities = [ticker for ticker, row in universe().iterrows() if row["role"] == "equity"]
-    members = [ticker for ticker in equities
-               if grouping_level == "all" or sectors()[ticker] == (sector, industry)]
-    [row] = query(warehouse, "SELECT * FROM marts.agg_event_sector_impact WHERE event_id = 'deepseek_selloff' "
-                             "AND grouping_level = ? AND sector IS NOT DISTINCT FROM ? "
-                             "AND industry IS NOT DISTINCT FROM ?", [grouping_level, sector, industry])
+    members = [
+        ticker
+        for ticker in equities
+        if grouping_level == "all" or sectors()[ticker] == (sector, industry)
+    ]
+    [row] = query(
+        warehouse,
+        "SELECT * FROM marts.agg_event_sector_impact WHERE event_id = 'deepseek_selloff' "
+        "AND grouping_level = ? AND sector IS NOT DISTINCT FROM ? "
+        "AND industry IS NOT DISTINCT FROM ?",
+        [grouping_level, sector, industry],
+    )
     assert row["securities_counted"] == len(members)
     for column, expected in group_statistics(members, event_date).items():
         assert_close(row[column], expected, f"{grouping_level} {column}")
     changes = [day0_usd_change_and_weight(ticker, event_date) for ticker in members]
-    returns = {ticker: daily_returns(ticker).set_index("date").loc[day0(ticker, event_date), "r"]
-               for ticker in members}
-    valued = [(ticker, change, weight) for ticker, (change, weight) in zip(members, changes) if weight]
-    assert_close(row["total_day0_usd_value_change"], sum(change for _, change, _ in valued), "USD change")
-    assert_close(row["vw_day0_return"],
-                 sum(returns[t] * w for t, _, w in valued) / sum(w for _, _, w in valued), "vw day-0 return")
+    returns = {
+        ticker: daily_returns(ticker).set_index("date").loc[day0(ticker, event_date), "r"]
+        for ticker in members
+    }
+    valued = [
+        (ticker, change, weight)
+        for ticker, (change, weight) in zip(members, changes, strict=True)
+        if weight
+    ]
+    assert_close(
+        row["total_day0_usd_value_change"], sum(change for _, change, _ in valued), "USD change"
+    )
+    assert_close(
+        row["vw_day0_return"],
+        sum(returns[t] * w for t, _, w in valued) / sum(w for _, _, w in valued),
+        "vw day-0 return",
+    )
     assert_close(row["ew_day0_return"], np.mean(list(returns.values())), "ew day-0 return")
 
 
 def test_ad_hoc_table_macro_matches_reference(warehouse):
     """marts.event_impact(date) on a date that is not in the events seed."""
     event_date = dt.date(2024, 8, 6)
-    rows = {row["ticker"]: row for row in query(
-        warehouse, "SELECT * FROM marts.event_impact(?::DATE)", [event_date.isoformat()])}
+    rows = {
+        row["ticker"]: row
+        for row in query(
+            warehouse, "SELECT * FROM marts.event_impact(?::DATE)", [event_date.isoformat()]
+        )
+    }
     assert rows["NVDA"]["event_id"] == "ad_hoc"
     for ticker in ["NVDA", "AAPL", "9984.T"]:
         day0_row = daily_returns(ticker).set_index("date").loc[day0(ticker, event_date)]
         assert_close(rows[ticker]["day0_return"], day0_row["r"], f"{ticker} day0_return")
-        assert_close(rows[ticker]["car_mktadj_0_0"], day0_row["r"] - day0_row["rm"], f"{ticker} car_mktadj_0_0")
+        assert_close(
+            rows[ticker]["car_mktadj_0_0"],
+            day0_row["r"] - day0_row["rm"],
+            f"{ticker} car_mktadj_0_0",
+        )
         for window in ["m1_p1", "0_p5"]:
             expected = window_measures(ticker, event_date, window)[f"car_mktadj_{window}"]
-            assert_close(rows[ticker][f"car_mktadj_{window}"], expected, f"{ticker} car_mktadj_{window}")
+            assert_close(
+                rows[ticker][f"car_mktadj_{window}"], expected, f"{ticker} car_mktadj_{window}"
+            )
 
 
 # --------------------------------------------------------------------------------------------
 # (b) the reference story: the DeepSeek sell-off of 2025-01-27
 # --------------------------------------------------------------------------------------------
+
 
 def test_nvidia_lost_about_seventeen_percent_and_hundreds_of_billions(warehouse):
     nvda = impact_row(warehouse, "deepseek_selloff", "NVDA")
@@ -361,29 +433,43 @@ def test_microsoft_fell_a_little_while_amazon_and_meta_rose(warehouse):
 
 
 def test_technology_and_semiconductors_lost_the_most_usd(warehouse):
-    rows = query(warehouse, "SELECT grouping_level, sector, industry, total_day0_usd_value_change "
-                            "FROM marts.agg_event_sector_impact WHERE event_id = 'deepseek_selloff' "
-                            "AND grouping_level <> 'all' ORDER BY total_day0_usd_value_change")
+    rows = query(
+        warehouse,
+        "SELECT grouping_level, sector, industry, total_day0_usd_value_change "
+        "FROM marts.agg_event_sector_impact WHERE event_id = 'deepseek_selloff' "
+        "AND grouping_level <> 'all' ORDER BY total_day0_usd_value_change",
+    )
     worst_sector = next(row for row in rows if row["grouping_level"] == "sector")
     worst_industry = next(row for row in rows if row["grouping_level"] == "sector_industry")
     assert worst_sector["sector"] == "Technology"
-    assert (worst_industry["sector"], worst_industry["industry"]) == ("Technology", "Semiconductors")
+    assert (worst_industry["sector"], worst_industry["industry"]) == (
+        "Technology",
+        "Semiconductors",
+    )
 
 
 # --------------------------------------------------------------------------------------------
 # (c) missing data is explained, never dropped
 # --------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("event_id", "ticker", "reason"), [
-    ("svb_collapse", "9984.T", "price history starts 2024-06-10, after day 0"),
-    ("svb_collapse", "ARM", "price history starts 2023-09-14, after day 0"),
-    ("yen_carry_unwind", "SMH", "price history starts 2024-12-11, after day 0"),
-    ("liberation_day_tariffs", "ENR.DE", "price history ends 2025-03-31, before day 0"),
-])
-def test_security_without_day0_data_gets_a_null_row_with_reason(warehouse, event_id, ticker, reason):
+
+@pytest.mark.parametrize(
+    ("event_id", "ticker", "reason"),
+    [
+        ("svb_collapse", "9984.T", "price history starts 2024-06-10, after day 0"),
+        ("svb_collapse", "ARM", "price history starts 2023-09-14, after day 0"),
+        ("yen_carry_unwind", "SMH", "price history starts 2024-12-11, after day 0"),
+        ("liberation_day_tariffs", "ENR.DE", "price history ends 2025-03-31, before day 0"),
+    ],
+)
+def test_security_without_day0_data_gets_a_null_row_with_reason(
+    warehouse, event_id, ticker, reason
+):
     row = impact_row(warehouse, event_id, ticker)
     assert row["missing_reason"] == reason
-    assert row["day0_return"] is None and row["car_mm_0_0"] is None and row["rank_day0_return"] is None
+    assert (
+        row["day0_return"] is None and row["car_mm_0_0"] is None and row["rank_day0_return"] is None
+    )
 
 
 def test_short_estimation_window_is_null_with_reason(warehouse):
@@ -391,7 +477,10 @@ def test_short_estimation_window_is_null_with_reason(warehouse):
     assert row["day0_return"] is not None
     assert row["alpha_mm"] is None and row["car_mm_0_0"] is None and row["car_meanadj_0_0"] is None
     assert row["car_mktadj_0_0"] is not None
-    assert row["estimation_reason"] == f"{row['estimation_obs']} estimation observations, fewer than the 120 required"
+    assert (
+        row["estimation_reason"]
+        == f"{row['estimation_obs']} estimation observations, fewer than the 120 required"
+    )
 
 
 def test_enr_day0_return_spans_the_missing_session(warehouse):
@@ -400,6 +489,9 @@ def test_enr_day0_return_spans_the_missing_session(warehouse):
     assert row["day0_sessions_spanned"] == 2
     # 2025-01-23 -> 2025-01-27 (58.80 -> 48.32, -17.8%), not the reported one-day fall of about -20%
     assert row["day0_return"] == pytest.approx(48.32 / 58.80 - 1, abs=1e-6)
-    [daily] = query(warehouse, "SELECT spans_missing_session, previous_trade_date FROM marts.fct_daily_returns "
-                               "WHERE ticker = 'ENR.DE' AND trade_date = DATE '2025-01-27'")
+    [daily] = query(
+        warehouse,
+        "SELECT spans_missing_session, previous_trade_date FROM marts.fct_daily_returns "
+        "WHERE ticker = 'ENR.DE' AND trade_date = DATE '2025-01-27'",
+    )
     assert daily == {"spans_missing_session": True, "previous_trade_date": dt.date(2025, 1, 23)}

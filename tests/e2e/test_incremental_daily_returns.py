@@ -44,45 +44,66 @@ def _table(path: Path, model: str) -> pd.DataFrame:
 def _edit_raw(path: Path, days: list[date], start: date) -> dict[str, date]:
     """Late corrections and additions, written as the loaders write them (loaded_at = now)."""
     day = {
-        "price_fix": days[days.index(start)],          # first day of the window
+        "price_fix": days[days.index(start)],  # first day of the window
         "dividend": days[days.index(start) + 1],
         "benchmark_fix": days[days.index(start) + 2],
         "deleted": days[days.index(start) + 3],
-        "before_fix": days[days.index(start) - 30],    # a month before the window
+        "before_fix": days[days.index(start) - 30],  # a month before the window
         "filing": days[days.index(start) - 20],
     }
     lineage = "'test', 'test-edit', now()::timestamp"
     with duckdb.connect(str(path)) as con:
         # a late-corrected bar inside the window, the whole bar rescaled (a close alone outside
         # the day's range would be quarantined, which the quality layer now does inside dbt)
-        con.execute("update raw.daily_prices set open = open * 1.10, high = high * 1.10, "
-                    "low = low * 1.10, close = close * 1.10, adj_close = adj_close * 1.10, "
-                    "run_id = 'test-edit', loaded_at = now()::timestamp "
-                    "where ticker = 'NVDA' and trade_date = ?", [day["price_fix"]])
+        con.execute(
+            "update raw.daily_prices set open = open * 1.10, high = high * 1.10, "
+            "low = low * 1.10, close = close * 1.10, adj_close = adj_close * 1.10, "
+            "run_id = 'test-edit', loaded_at = now()::timestamp "
+            "where ticker = 'NVDA' and trade_date = ?",
+            [day["price_fix"]],
+        )
         # a late-reported dividend of a raw-close ADR: compounds into every later index level
-        con.execute(f"insert into raw.corporate_actions values ('TSM', ?, 'dividend', 5.0, {lineage})",
-                    [day["dividend"]])
+        con.execute(
+            f"insert into raw.corporate_actions values ('TSM', ?, 'dividend', 5.0, {lineage})",
+            [day["dividend"]],
+        )
         # the benchmark corrected inside the window: every ^GSPC security's benchmark_return moves
-        con.execute("update raw.daily_prices set open = open * 1.01, high = high * 1.01, "
-                    "low = low * 1.01, close = close * 1.01, loaded_at = now()::timestamp "
-                    "where ticker = '^GSPC' and trade_date = ?", [day["benchmark_fix"]])
+        con.execute(
+            "update raw.daily_prices set open = open * 1.01, high = high * 1.01, "
+            "low = low * 1.01, close = close * 1.01, loaded_at = now()::timestamp "
+            "where ticker = '^GSPC' and trade_date = ?",
+            [day["benchmark_fix"]],
+        )
         # a bar withdrawn by the source
-        con.execute("delete from raw.daily_prices where ticker = 'AMZN' and trade_date = ?", [day["deleted"]])
+        con.execute(
+            "delete from raw.daily_prices where ticker = 'AMZN' and trade_date = ?",
+            [day["deleted"]],
+        )
         # a corrected bar a month BEFORE the window, and a share count filed before it
-        con.execute("update raw.daily_prices set open = open * 1.02, high = high * 1.02, "
-                    "low = low * 1.02, close = close * 1.02, adj_close = adj_close * 1.02, "
-                    "loaded_at = now()::timestamp where ticker = 'MSFT' and trade_date = ?",
-                    [day["before_fix"]])
-        con.execute(f"insert into raw.shares_outstanding values ('NVDA', ?, ?, 'test filing', {lineage})",
-                    [day["filing"], NEW_SHARE_COUNT])
+        con.execute(
+            "update raw.daily_prices set open = open * 1.02, high = high * 1.02, "
+            "low = low * 1.02, close = close * 1.02, adj_close = adj_close * 1.02, "
+            "loaded_at = now()::timestamp where ticker = 'MSFT' and trade_date = ?",
+            [day["before_fix"]],
+        )
+        con.execute(
+            f"insert into raw.shares_outstanding values ('NVDA', ?, ?, 'test filing', {lineage})",
+            [day["filing"], NEW_SHARE_COUNT],
+        )
         # a ticker new to the universe, with its whole history: AMD's bars at half the price
-        con.execute(f"insert into raw.securities values ('NEWCO', 'New Co', 'equity', 'XNAS', 'USD', "
-                    f"'^GSPC', {lineage})")
-        con.execute(f"insert into raw.daily_prices select 'NEWCO', trade_date, open / 2, high / 2, "
-                    f"low / 2, close / 2, adj_close / 2, volume, {lineage} "
-                    f"from raw.daily_prices where ticker = 'AMD'")
-        con.execute(f"insert into raw.shares_outstanding select 'NEWCO', as_of_date, shares_outstanding * 2, "
-                    f"note, {lineage} from raw.shares_outstanding where ticker = 'AMD'")
+        con.execute(
+            f"insert into raw.securities values ('NEWCO', 'New Co', 'equity', 'XNAS', 'USD', "
+            f"'^GSPC', {lineage})"
+        )
+        con.execute(
+            f"insert into raw.daily_prices select 'NEWCO', trade_date, open / 2, high / 2, "
+            f"low / 2, close / 2, adj_close / 2, volume, {lineage} "
+            f"from raw.daily_prices where ticker = 'AMD'"
+        )
+        con.execute(
+            f"insert into raw.shares_outstanding select 'NEWCO', as_of_date, shares_outstanding * 2, "
+            f"note, {lineage} from raw.shares_outstanding where ticker = 'AMD'"
+        )
     return day
 
 
@@ -91,11 +112,18 @@ def refreshed(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
     """before: the nightly build; incremental / full: the same raw edits, then an incremental run
     over an old week, resp. a --full-refresh build of the chain."""
     folder = tmp_path_factory.mktemp("incremental_chain")
-    before, incremental, full = (folder / f"{name}.duckdb" for name in ("before", "incremental", "full"))
+    before, incremental, full = (
+        folder / f"{name}.duckdb" for name in ("before", "incremental", "full")
+    )
     shutil.copyfile(built_warehouse, before)
     shutil.copyfile(built_warehouse, incremental)
-    days = list(_query(before, "select trade_date from intermediate.int_daily_returns "
-                               "where ticker = 'NVDA' order by trade_date")["trade_date"].dt.date)
+    days = list(
+        _query(
+            before,
+            "select trade_date from intermediate.int_daily_returns "
+            "where ticker = 'NVDA' order by trade_date",
+        )["trade_date"].dt.date
+    )
     # a backfill of an old week: five more sessions follow the window's end
     start, end = days[-10], days[-6]
     edited = _edit_raw(incremental, days, start)
@@ -104,13 +132,36 @@ def refreshed(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
         env.setenv("MARKET_WAREHOUSE_REFRESH_START", start.isoformat())
         # build: the chain's data tests run too, restricted to the window's rows (dim_security for
         # the relationships test's new ticker; the singular tests read the event tables, not rebuilt)
-        run_dbt(incremental, "build", "-s", "+fct_daily_returns", "+dim_security",
-                "--exclude", "test_type:singular", target_dir=folder / "target_incremental")
+        run_dbt(
+            incremental,
+            "build",
+            "-s",
+            "+fct_daily_returns",
+            "+dim_security",
+            "--exclude",
+            "test_type:singular",
+            target_dir=folder / "target_incremental",
+        )
         run_dbt(full, "run", "-s", *MODELS, "--full-refresh", target_dir=folder / "target_full")
-    compiled = (folder / "target_incremental" / "run" / "market_warehouse" / "models" / "intermediate"
-                / "int_daily_returns.sql").read_text()
-    return {"before": before, "incremental": incremental, "full": full, "days": days, "start": start,
-            "end": end, "edited": edited, "compiled": compiled}
+    compiled = (
+        folder
+        / "target_incremental"
+        / "run"
+        / "market_warehouse"
+        / "models"
+        / "intermediate"
+        / "int_daily_returns.sql"
+    ).read_text()
+    return {
+        "before": before,
+        "incremental": incremental,
+        "full": full,
+        "days": days,
+        "start": start,
+        "end": end,
+        "edited": edited,
+        "compiled": compiled,
+    }
 
 
 def test_the_run_was_incremental(refreshed: dict) -> None:
@@ -128,13 +179,17 @@ def test_incremental_run_gives_the_full_rebuild_rows(refreshed: dict, model: str
     pd.testing.assert_frame_equal(incremental[exact], full[exact], check_exact=True)
     for column in FLOAT_COLUMNS:
         if column in full:
-            pd.testing.assert_series_equal(incremental[column], full[column], check_exact=False,
-                                           rtol=1e-12, atol=1e-12)
+            pd.testing.assert_series_equal(
+                incremental[column], full[column], check_exact=False, rtol=1e-12, atol=1e-12
+            )
 
 
 def _row(path: Path, ticker: str, day: date, columns: str = "*") -> pd.Series:
-    frame = _query(path, f"select {columns} from marts.fct_daily_returns where ticker = ? and trade_date = ?",
-                   [ticker, day])
+    frame = _query(
+        path,
+        f"select {columns} from marts.fct_daily_returns where ticker = ? and trade_date = ?",
+        [ticker, day],
+    )
     assert len(frame) == 1, (ticker, day)
     return frame.iloc[0]
 
@@ -149,10 +204,17 @@ def _index_ratio(refreshed: dict, ticker: str) -> pd.Series:
 
 def test_late_corrected_price_inside_the_window(refreshed: dict) -> None:
     day = refreshed["edited"]["price_fix"]
-    before, after = _row(refreshed["before"], "NVDA", day), _row(refreshed["incremental"], "NVDA", day)
+    before, after = (
+        _row(refreshed["before"], "NVDA", day),
+        _row(refreshed["incremental"], "NVDA", day),
+    )
     assert after["close_price"] == pytest.approx(before["close_price"] * 1.10, rel=1e-12)
-    assert 1 + after["simple_return"] == pytest.approx((1 + before["simple_return"]) * 1.10, rel=1e-12)
-    assert after["total_return_index"] == pytest.approx(before["total_return_index"] * 1.10, rel=1e-12)
+    assert 1 + after["simple_return"] == pytest.approx(
+        (1 + before["simple_return"]) * 1.10, rel=1e-12
+    )
+    assert after["total_return_index"] == pytest.approx(
+        before["total_return_index"] * 1.10, rel=1e-12
+    )
 
 
 def test_late_dividend_moves_every_later_index_level_past_the_window_end(refreshed: dict) -> None:
@@ -178,11 +240,20 @@ def test_corrected_benchmark_moves_its_securities_benchmark_return(refreshed: di
 def test_withdrawn_bar_leaves_the_tables(refreshed: dict) -> None:
     day = refreshed["edited"]["deleted"]
     for path in (refreshed["incremental"], refreshed["full"]):
-        rows = _query(path, "select count(*) as n from marts.fct_daily_returns "
-                            "where ticker = 'AMZN' and trade_date = ?", [day])
+        rows = _query(
+            path,
+            "select count(*) as n from marts.fct_daily_returns "
+            "where ticker = 'AMZN' and trade_date = ?",
+            [day],
+        )
         assert rows["n"].iloc[0] == 0
-    following = _row(refreshed["incremental"], "AMZN", refreshed["days"][refreshed["days"].index(day) + 1])
-    assert following["previous_trade_date"].date() == refreshed["days"][refreshed["days"].index(day) - 1]
+    following = _row(
+        refreshed["incremental"], "AMZN", refreshed["days"][refreshed["days"].index(day) + 1]
+    )
+    assert (
+        following["previous_trade_date"].date()
+        == refreshed["days"][refreshed["days"].index(day) - 1]
+    )
 
 
 def test_corrections_before_the_window_are_picked_up(refreshed: dict) -> None:
@@ -191,16 +262,22 @@ def test_corrections_before_the_window_are_picked_up(refreshed: dict) -> None:
     assert ratio[pd.Timestamp(day)] == pytest.approx(1.02, rel=1e-12)
     assert ratio.drop(pd.Timestamp(day)).sub(1).abs().max() < 1e-12
     filed = refreshed["edited"]["filing"]
-    shares = _query(refreshed["incremental"], "select trade_date, shares_outstanding, shares_as_of_date "
-                    "from marts.fct_daily_returns where ticker = 'NVDA' and trade_date >= ? "
-                    "order by trade_date limit 5", [filed])
+    shares = _query(
+        refreshed["incremental"],
+        "select trade_date, shares_outstanding, shares_as_of_date "
+        "from marts.fct_daily_returns where ticker = 'NVDA' and trade_date >= ? "
+        "order by trade_date limit 5",
+        [filed],
+    )
     assert (shares["shares_outstanding"] == NEW_SHARE_COUNT).all()
     assert (shares["shares_as_of_date"].dt.date == filed).all()
 
 
 def test_new_ticker_gets_its_whole_history(refreshed: dict) -> None:
-    sql = ("select trade_date, total_return_index, market_value_usd from marts.fct_daily_returns "
-           "where ticker = ? order by trade_date")
+    sql = (
+        "select trade_date, total_return_index, market_value_usd from marts.fct_daily_returns "
+        "where ticker = ? order by trade_date"
+    )
     newco = _query(refreshed["incremental"], sql, ["NEWCO"])
     amd = _query(refreshed["incremental"], sql, ["AMD"])
     assert len(newco) == len(amd) > 300

@@ -86,7 +86,10 @@ def test_snapshot_ingestion_loads_real_prices(tmp_path: Path) -> None:
         {"ticker": "NVDA", "day": "2025-01-24", "close": pytest.approx(142.62, abs=1e-4)},
         {"ticker": "NVDA", "day": "2025-01-27", "close": pytest.approx(118.42, abs=1e-4)},
     ]
-    fx = _table(path, "select ticker, base_currency, quote_currency from raw.fx_rates group by all order by 1")
+    fx = _table(
+        path,
+        "select ticker, base_currency, quote_currency from raw.fx_rates group by all order by 1",
+    )
     assert fx.to_dict("records") == [
         {"ticker": "EURUSD=X", "base_currency": "EUR", "quote_currency": "USD"},
         {"ticker": "JPY=X", "base_currency": "USD", "quote_currency": "JPY"},
@@ -108,8 +111,7 @@ def test_snapshot_ingestion_loads_real_prices(tmp_path: Path) -> None:
     assert prices_log["tickers_failed"] == 0
 
     materialized = {
-        event.asset_key.to_user_string()
-        for event in result.get_asset_materialization_events()
+        event.asset_key.to_user_string() for event in result.get_asset_materialization_events()
     }
     assert {"raw/daily_prices", "raw/corporate_actions", "raw/fx_rates"} <= materialized
     metadata = next(
@@ -166,7 +168,8 @@ def test_a_late_correction_is_counted_as_a_changed_row(tmp_path: Path, monkeypat
     )
     assert log["rows_changed"][0] == 1
     volume = _table(
-        path, "select volume from raw.daily_prices where ticker = 'NVDA' and trade_date = '2025-01-27'"
+        path,
+        "select volume from raw.daily_prices where ticker = 'NVDA' and trade_date = '2025-01-27'",
     )
     assert volume["volume"][0] == 818_830_901
 
@@ -246,7 +249,11 @@ def test_too_many_failed_tickers_fail_the_load(tmp_path: Path) -> None:
     failure budget, a 2024-01 window fails and names them."""
     path = tmp_path / "warehouse.duckdb"
     result = _materialize(
-        [ingest.securities, ingest.daily_prices], path, "2024-01-08", "2024-01-12", max_failed_share=0.0
+        [ingest.securities, ingest.daily_prices],
+        path,
+        "2024-01-08",
+        "2024-01-12",
+        max_failed_share=0.0,
     )
     assert not result.success
     message = _failure_messages(result)
@@ -336,7 +343,10 @@ def test_a_second_writer_waits_for_the_first_instead_of_failing(tmp_path: Path) 
     started = time.monotonic()
     result = dg.materialize(
         [ingest.securities],
-        resources={**_resources(path), "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=30)},
+        resources={
+            **_resources(path),
+            "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=30),
+        },
     )
     waited = time.monotonic() - started
     assert writer.stdout.readline().strip() == "released"

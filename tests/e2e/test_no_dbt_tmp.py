@@ -20,7 +20,9 @@ pytestmark = pytest.mark.e2e
 
 def _dbt_tmp_relations(path: Path) -> list[str]:
     with duckdb.connect(str(path), read_only=True) as con:
-        return sorted(name for (name,) in con.execute("""
+        return sorted(
+            name
+            for (name,) in con.execute("""
             select table_schema || '.' || table_name from information_schema.tables
             where contains(table_name, '__dbt_tmp')
             union all
@@ -29,11 +31,13 @@ def _dbt_tmp_relations(path: Path) -> list[str]:
             union all
             select schema_name || '.' || view_name from duckdb_views()
             where contains(view_name, '__dbt_tmp')
-        """).fetchall())
+        """).fetchall()
+        )
 
 
-def test_two_incremental_runs_leave_no_dbt_tmp_relation(built_warehouse: Path, tmp_path: Path,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_incremental_runs_leave_no_dbt_tmp_relation(
+    built_warehouse: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "warehouse.duckdb"
     shutil.copyfile(built_warehouse, path)
     with duckdb.connect(str(path)) as con:
@@ -41,8 +45,10 @@ def test_two_incremental_runs_leave_no_dbt_tmp_relation(built_warehouse: Path, t
         # what a run that failed halfway (or one before the hook) left behind, in other schemas
         con.execute("create table marts.interrupted_model__dbt_tmp20250101000000 as select 1 as x")
         con.execute("create view staging.interrupted_view__dbt_tmp20250101000000 as select 1 as x")
-    assert set(_dbt_tmp_relations(path)) == {"marts.interrupted_model__dbt_tmp20250101000000",
-                                             "staging.interrupted_view__dbt_tmp20250101000000"}
+    assert set(_dbt_tmp_relations(path)) == {
+        "marts.interrupted_model__dbt_tmp20250101000000",
+        "staging.interrupted_view__dbt_tmp20250101000000",
+    }
     # the nightly path: a refresh window of the last week
     monkeypatch.setenv("MARKET_WAREHOUSE_REFRESH_START", (last_day - timedelta(days=7)).isoformat())
     for night in (1, 2):

@@ -19,16 +19,16 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures" / "quality_equivalence"
 # The columns dumped, rounded as dumped (floating-point sums differ in their last bits).
 QUALITY_ROWS = {
     "quarantined_prices": "select table_name, ticker, trade_date, reason, detail "
-                          "from quality.quarantined_prices order by all",
+    "from quality.quarantined_prices order by all",
     "price_anomalies": "select ticker, trade_date, check_name, classification, "
-                       "round(daily_return, 6) as daily_return, reason "
-                       "from quality.price_anomalies order by all",
+    "round(daily_return, 6) as daily_return, reason "
+    "from quality.price_anomalies order by all",
     "detected_market_events": "select event_date, scope, direction, securities_flagged, "
-                              "securities_moving, securities_in_scope, "
-                              "round(breadth, 6) as breadth, "
-                              "round(average_return, 6) as average_return, "
-                              "round(value_change_usd, 0) as value_change_usd, tickers_moving "
-                              "from quality.detected_market_events order by all",
+    "securities_moving, securities_in_scope, "
+    "round(breadth, 6) as breadth, "
+    "round(average_return, 6) as average_return, "
+    "round(value_change_usd, 0) as value_change_usd, tickers_moving "
+    "from quality.detected_market_events order by all",
 }
 
 
@@ -39,8 +39,9 @@ def quality_tables_as_csv(path: Path) -> dict[str, str]:
 
 
 def fixture_csv() -> dict[str, str]:
-    return {name: pd.read_csv(FIXTURES / f"{name}.csv").to_csv(index=False)
-            for name in QUALITY_ROWS}
+    return {
+        name: pd.read_csv(FIXTURES / f"{name}.csv").to_csv(index=False) for name in QUALITY_ROWS
+    }
 
 
 def test_the_dbt_quality_tables_hold_what_the_python_quality_code_built(

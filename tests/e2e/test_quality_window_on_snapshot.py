@@ -35,8 +35,15 @@ def test_a_window_finds_what_the_whole_history_finds_on_its_days(
 ) -> None:
     nightly = tmp_path / built_warehouse.name  # dbt's views name the database after the file
     shutil.copyfile(built_warehouse, nightly)
-    run_dbt(nightly, "run", "--select", "quality", "findings",
-            dbt_vars={"refresh_start": since.isoformat()}, target_dir=tmp_path / "dbt")
+    run_dbt(
+        nightly,
+        "run",
+        "--select",
+        "quality",
+        "findings",
+        dbt_vars={"refresh_start": since.isoformat()},
+        target_dir=tmp_path / "dbt",
+    )
     moves_sql = "select * from quality.large_moves"
     whole, windowed = _read(built_warehouse, moves_sql), _read(nightly, moves_sql)
     # every move of the window is one of the whole history's (the last move before the window

@@ -36,8 +36,9 @@ PRICE_COLUMNS = ["open", "high", "low", "close", "adj_close"]
 SNAPSHOT_PRICES = settings.DEFAULT_SNAPSHOT_DIR / "prices.csv"
 
 
-def _split_source(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[tuple[str, ...], date, date]]
-                  ) -> None:
+def _split_source(
+    monkeypatch: pytest.MonkeyPatch, calls: list[tuple[tuple[str, ...], date, date]]
+) -> None:
     """The snapshot source as Yahoo answers after AMD's split: restated bars and the split row.
     Its share counts need no change: the snapshot has none for AMD filed after the split."""
     build = MarketDataResource.build
@@ -55,8 +56,14 @@ def _split_source(monkeypatch: pytest.MonkeyPatch, calls: list[tuple[tuple[str, 
             prices.loc[amd, "volume"] = prices.loc[amd, "volume"] * int(RATIO)
             actions = batch.actions
             if amd.any() and start <= SPLIT_DAY <= end:
-                split = pd.DataFrame({"ticker": ["AMD"], "action_date": [pd.Timestamp(SPLIT_DAY)],
-                                      "action_type": ["split"], "value": [RATIO]})
+                split = pd.DataFrame(
+                    {
+                        "ticker": ["AMD"],
+                        "action_date": [pd.Timestamp(SPLIT_DAY)],
+                        "action_type": ["split"],
+                        "value": [RATIO],
+                    }
+                )
                 actions = pd.concat([actions, split.astype(actions.dtypes)], ignore_index=True)
             return PriceBatch(prices, actions, batch.failures)
 
@@ -72,8 +79,11 @@ def split_run(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
     after = folder / "after.duckdb"
     shutil.copyfile(built_warehouse, after)
     calls: list[tuple[tuple[str, ...], date, date]] = []
-    with pytest.MonkeyPatch.context() as monkeypatch, settings.environment(
-        {settings.WAREHOUSE_PATH_ENV: str(after), settings.SOURCE_ENV: "snapshot"}
+    with (
+        pytest.MonkeyPatch.context() as monkeypatch,
+        settings.environment(
+            {settings.WAREHOUSE_PATH_ENV: str(after), settings.SOURCE_ENV: "snapshot"}
+        ),
     ):
         _split_source(monkeypatch, calls)
         result = _nightly_run(*WINDOW)
@@ -83,9 +93,13 @@ def split_run(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
 
 def _nightly_run(first_day: date, last_day: date) -> dg.ExecuteInProcessResult:
     """The nightly job over the window, in this process, so the patched source is the one used."""
-    return defs().resolve_job_def(NIGHTLY_JOB).execute_in_process(
-        tags=RunWindow(first_day, last_day).run_tags(),
-        raise_on_error=False,
+    return (
+        defs()
+        .resolve_job_def(NIGHTLY_JOB)
+        .execute_in_process(
+            tags=RunWindow(first_day, last_day).run_tags(),
+            raise_on_error=False,
+        )
     )
 
 
@@ -95,8 +109,9 @@ def _query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
 
 
 def _amd(path: Path, columns: str, table: str = "marts.fct_daily_returns") -> pd.DataFrame:
-    return _query(path, f"select trade_date, {columns} from {table} where ticker = 'AMD' "
-                  "order by trade_date").set_index("trade_date")
+    return _query(
+        path, f"select trade_date, {columns} from {table} where ticker = 'AMD' order by trade_date"
+    ).set_index("trade_date")
 
 
 def test_the_split_refetches_amds_whole_stored_history_in_the_same_run(split_run: dict) -> None:
@@ -104,15 +119,21 @@ def test_the_split_refetches_amds_whole_stored_history_in_the_same_run(split_run
     refetched = [(start, end) for tickers, start, end in split_run["calls"] if tickers == ("AMD",)]
     # from the first stored bar to the last, 2025-06-30: the build holds days after the window
     assert refetched == [(first_bar, date(2025, 6, 30))]
-    before = _amd(split_run["before"], "open, high, low, close, adj_close, volume",
-                  "raw.daily_prices")
-    after = _amd(split_run["after"], "open, high, low, close, adj_close, volume",
-                 "raw.daily_prices")
+    before = _amd(
+        split_run["before"], "open, high, low, close, adj_close, volume", "raw.daily_prices"
+    )
+    after = _amd(
+        split_run["after"], "open, high, low, close, adj_close, volume", "raw.daily_prices"
+    )
     assert after.index.equals(before.index)
     pd.testing.assert_frame_equal(after[PRICE_COLUMNS] * RATIO, before[PRICE_COLUMNS])
     assert (after["volume"] == before["volume"] * int(RATIO)).all()
-    logged = _query(split_run["after"], "select rows_changed, rows_rejected from raw.load_log "
-                    "where run_id = ? and asset_key like '%daily_prices%'", [split_run["run_id"]])
+    logged = _query(
+        split_run["after"],
+        "select rows_changed, rows_rejected from raw.load_log "
+        "where run_id = ? and asset_key like '%daily_prices%'",
+        [split_run["run_id"]],
+    )
     # every stored AMD bar restated; the other tickers' five sessions are unchanged
     assert logged.iloc[0].tolist() == [len(before), 0]
 
@@ -122,7 +143,8 @@ def test_the_split_day_return_is_the_economic_one(split_run: dict) -> None:
     amd = snapshot[snapshot["ticker"] == "AMD"].set_index("date")["adj_close"]
     expected = amd[pd.Timestamp(SPLIT_DAY)] / amd[pd.Timestamp(2025, 5, 9)] - 1  # +5.1%
     row = _amd(split_run["after"], "simple_return, raw_close_return, previous_trade_date").loc[
-        pd.Timestamp(SPLIT_DAY)]
+        pd.Timestamp(SPLIT_DAY)
+    ]
     assert row["previous_trade_date"] == pd.Timestamp(2025, 5, 9)
     assert row["simple_return"] == pytest.approx(expected, rel=1e-12)
     assert row["raw_close_return"] == pytest.approx(expected, rel=1e-12)
@@ -136,48 +158,65 @@ def test_returns_and_market_values_stay_on_one_basis_over_the_whole_history(
     before, after = _amd(split_run["before"], columns), _amd(split_run["after"], columns)
     assert after.index.equals(before.index) and len(after) > 300
     for column in ("simple_return", "market_value_usd", "market_value_change_usd"):
-        pd.testing.assert_series_equal(after[column], before[column], check_exact=False,
-                                       rtol=1e-12, obj=column)
+        pd.testing.assert_series_equal(
+            after[column], before[column], check_exact=False, rtol=1e-12, obj=column
+        )
     # the filings before the split count old shares: on the new basis, four times as many
     assert (after["shares_outstanding"] == before["shares_outstanding"] * RATIO).all()
 
 
 def test_the_deepseek_day_loss_and_the_quality_record_are_unchanged(split_run: dict) -> None:
-    sql = ("select day0_return, day0_usd_value_change from marts.fct_event_impact "
-           "where event_id = 'deepseek_selloff' and ticker = 'AMD'")
+    sql = (
+        "select day0_return, day0_usd_value_change from marts.fct_event_impact "
+        "where event_id = 'deepseek_selloff' and ticker = 'AMD'"
+    )
     before, after = _query(split_run["before"], sql), _query(split_run["after"], sql)
     assert after["day0_usd_value_change"].item() == pytest.approx(-12.7e9, abs=0.05e9)
     assert after["day0_usd_value_change"].item() == pytest.approx(
-        before["day0_usd_value_change"].item(), rel=1e-12)
+        before["day0_usd_value_change"].item(), rel=1e-12
+    )
     assert after["day0_return"].item() == pytest.approx(before["day0_return"].item(), rel=1e-12)
     # no large move, no quarantine, no rejected correction for AMD
-    found = _query(split_run["after"], """
+    found = _query(
+        split_run["after"],
+        """
         select (select count(*) from quality.price_anomalies
                 where ticker = 'AMD' and check_name in ('large_drop', 'large_rise',
                                                         'corporate_action_move')
                     and trade_date >= '2025-05-01') as moves,
                (select count(*) from quality.quarantined_prices) as quarantined,
-               (select count(*) from raw.rejected_corrections) as rejected""")
+               (select count(*) from raw.rejected_corrections) as rejected""",
+    )
     assert found.iloc[0].tolist() == [0, 0, 0]
 
 
 # --- the re-fetch on its own, on a small warehouse ---------------------------------------------
 
-XYZ = Security(ticker="XYZ", name="XYZ", role="equity", exchange="XNYS", currency="USD",
-               benchmark=None)
+XYZ = Security(
+    ticker="XYZ", name="XYZ", role="equity", exchange="XNYS", currency="USD", benchmark=None
+)
 
 
 def _bars(*days_and_closes: tuple[str, float]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "ticker": "XYZ", "trade_date": pd.to_datetime([day for day, _ in days_and_closes]),
-        **{column: [close for _, close in days_and_closes] for column in PRICE_COLUMNS},
-        "volume": pd.array([100] * len(days_and_closes), dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "ticker": "XYZ",
+            "trade_date": pd.to_datetime([day for day, _ in days_and_closes]),
+            **{column: [close for _, close in days_and_closes] for column in PRICE_COLUMNS},
+            "volume": pd.array([100] * len(days_and_closes), dtype="Int64"),
+        }
+    )
 
 
 def _split(day: str) -> pd.DataFrame:
-    return pd.DataFrame({"ticker": ["XYZ"], "action_date": pd.to_datetime([day]),
-                         "action_type": ["split"], "value": [RATIO]})
+    return pd.DataFrame(
+        {
+            "ticker": ["XYZ"],
+            "action_date": pd.to_datetime([day]),
+            "action_type": ["split"],
+            "value": [RATIO],
+        }
+    )
 
 
 class _History:
@@ -198,8 +237,13 @@ class _History:
 def stored() -> Iterator[duckdb.DuckDBPyConnection]:
     con = duckdb.connect()
     storage.ensure_schema(con)
-    storage.upsert(con, "daily_prices", _bars(("2025-05-08", 100.0), ("2025-05-09", 102.0)),
-                   run_id="build", source="fake")
+    storage.upsert(
+        con,
+        "daily_prices",
+        _bars(("2025-05-08", 100.0), ("2025-05-09", 102.0)),
+        run_id="build",
+        source="fake",
+    )
     yield con
     con.close()
 
@@ -218,11 +262,18 @@ def test_a_history_that_cannot_be_fetched_again_leaves_the_ticker_out(
     stored: duckdb.DuckDBPyConnection,
 ) -> None:
     window = PriceBatch(_bars(("2025-05-12", 27.0)), _split("2025-05-12"))
-    source = _History(PriceBatch(_bars().iloc[:0], _split("2025-05-12").iloc[:0],
-                                 [TickerFailure("XYZ", "HTTP 404")]))
+    source = _History(
+        PriceBatch(
+            _bars().iloc[:0], _split("2025-05-12").iloc[:0], [TickerFailure("XYZ", "HTTP 404")]
+        )
+    )
     batch = with_restated_history(stored, source, [XYZ], window, WINDOW[1])
     assert source.calls == [(date(2025, 5, 8), WINDOW[1])]
     assert batch.prices.empty and batch.actions.empty
     assert [(failure.ticker, failure.reason) for failure in batch.failures] == [
-        ("XYZ", "split on 2025-05-12 changed its price basis and its history could not be fetched "
-                "again (HTTP 404): not loaded, the next run tries again")]
+        (
+            "XYZ",
+            "split on 2025-05-12 changed its price basis and its history could not be fetched "
+            "again (HTTP 404): not loaded, the next run tries again",
+        )
+    ]

@@ -40,35 +40,53 @@ def definitions() -> dg.Definitions:
 def test_a_dbt_failure_names_its_nodes_and_first_error(tmp_path: Path) -> None:
     results = [
         {"unique_id": "model.market_warehouse.stg_daily_prices", "status": "success"},
-        {"unique_id": "test.market_warehouse.not_null_x", "status": "fail",
-         "message": "Got 3 results, configured to fail if != 0\nmore detail"},
-        {"unique_id": "model.market_warehouse.fct_event_impact", "status": "error",
-         "message": "Binder Error: column foo not found"},
+        {
+            "unique_id": "test.market_warehouse.not_null_x",
+            "status": "fail",
+            "message": "Got 3 results, configured to fail if != 0\nmore detail",
+        },
+        {
+            "unique_id": "model.market_warehouse.fct_event_impact",
+            "status": "error",
+            "message": "Binder Error: column foo not found",
+        },
     ]
-    error = ("The dbt CLI process with command\n\n`dbt build`\n\nfailed with exit code `1`.\n\n"
-             "Errors parsed from dbt logs:\n\nFailure in test not_null_x\nsecond line")
+    error = (
+        "The dbt CLI process with command\n\n`dbt build`\n\nfailed with exit code `1`.\n\n"
+        "Errors parsed from dbt logs:\n\nFailure in test not_null_x\nsecond line"
+    )
     failure = DbtFailure(failed_nodes(results), first_dbt_error(error), tmp_path / "dbt.log")
     assert failure.first_error == "Failure in test not_null_x"
     assert failure.message == (
         "dbt build failed: test not_null_x: Got 3 results, configured to fail if != 0. "
-        f"Also failed: model fct_event_impact. Full log: {tmp_path / 'dbt.log'}")
-    many = [(f"test.market_warehouse.t{index}.abc", "Runtime Error in test t (x.yml)\n"
-             "  Catalog Error: Table raw.x does not exist") for index in range(6)]
+        f"Also failed: model fct_event_impact. Full log: {tmp_path / 'dbt.log'}"
+    )
+    many = [
+        (
+            f"test.market_warehouse.t{index}.abc",
+            "Runtime Error in test t (x.yml)\n  Catalog Error: Table raw.x does not exist",
+        )
+        for index in range(6)
+    ]
     assert DbtFailure(many, "", tmp_path / "dbt.log").message == (
         "dbt build failed: test t0: Catalog Error: Table raw.x does not exist. "
-        f"Also failed: test t1, test t2, test t3 and 2 more. Full log: {tmp_path / 'dbt.log'}")
+        f"Also failed: test t1, test t2, test t3 and 2 more. Full log: {tmp_path / 'dbt.log'}"
+    )
     assert DbtFailure([], "", tmp_path / "dbt.log").message.startswith(
-        "dbt build failed: no error message.")
+        "dbt build failed: no error message."
+    )
     assert failure.lock_error() is None
 
 
 def test_dbt_failing_on_the_lock_becomes_the_projects_lock_error(tmp_path: Path) -> None:
-    failure = DbtFailure([], first_dbt_error(f"Errors parsed from dbt logs:\n{LOCK_ERROR}"),
-                         tmp_path / "dbt.log")
+    failure = DbtFailure(
+        [], first_dbt_error(f"Errors parsed from dbt logs:\n{LOCK_ERROR}"), tmp_path / "dbt.log"
+    )
     assert failure.first_error == "Runtime Error"
     # the holder is named in a later line of the error: every line is searched
-    failure = DbtFailure([("model.market_warehouse.stg_fx_rates", LOCK_ERROR)], "Runtime Error",
-                         tmp_path / "dbt.log")
+    failure = DbtFailure(
+        [("model.market_warehouse.stg_fx_rates", LOCK_ERROR)], "Runtime Error", tmp_path / "dbt.log"
+    )
     locked = failure.lock_error()
     assert isinstance(locked, WarehouseLockedError)
     assert (locked.pid, locked.program) == (4242, "/usr/bin/duckdb")
@@ -77,18 +95,29 @@ def test_dbt_failing_on_the_lock_becomes_the_projects_lock_error(tmp_path: Path)
 
 def test_dbt_tests_are_described_in_words() -> None:
     assert dbt_test_description({"name": "t", "description": "Said in YAML."}) == "Said in YAML."
-    singular = {"name": "nvda", "raw_code": "{{ config(tags=['story']) }}\n-- NVIDIA fell 17%\n"
-                "-- on 2025-01-27.\nselect 1\n-- not this"}
+    singular = {
+        "name": "nvda",
+        "raw_code": "{{ config(tags=['story']) }}\n-- NVIDIA fell 17%\n"
+        "-- on 2025-01-27.\nselect 1\n-- not this",
+    }
     assert dbt_test_description(singular) == "NVIDIA fell 17% on 2025-01-27."
-    generic = {"name": "not_null_fct_daily_returns_ticker", "column_name": "ticker",
-               "test_metadata": {"name": "not_null", "kwargs": {"column_name": "ticker",
-                                                                "model": "{{ ref('x') }}"}},
-               "config": {"severity": "warn", "where": "__refresh_window__"}}
+    generic = {
+        "name": "not_null_fct_daily_returns_ticker",
+        "column_name": "ticker",
+        "test_metadata": {
+            "name": "not_null",
+            "kwargs": {"column_name": "ticker", "model": "{{ ref('x') }}"},
+        },
+        "config": {"severity": "warn", "where": "__refresh_window__"},
+    }
     assert dbt_test_description(generic) == (
-        "`ticker` is never null, on rows in the run's window. Severity WARN.")
-    expression = {"name": "e", "column_name": "share",
-                  "test_metadata": {"name": "expression_is_true",
-                                    "kwargs": {"expression": "share >= 0"}}}
+        "`ticker` is never null, on rows in the run's window. Severity WARN."
+    )
+    expression = {
+        "name": "e",
+        "column_name": "share",
+        "test_metadata": {"name": "expression_is_true", "kwargs": {"expression": "share >= 0"}},
+    }
     # inside backticks, so the markdown shows `>` as typed
     assert "(expression: `share >= 0`)" in dbt_test_description(expression)
 
@@ -133,8 +162,9 @@ def test_the_collapsed_lineage_reads_left_to_right(definitions: dg.Definitions) 
     order = list(sorter.static_order())
     column: dict[str, int] = {}  # the layout's column of a group: its longest path from a source
     for group in order:
-        column[group] = max((column[parent] + 1 for parent, child in edges if child == group),
-                            default=0)
+        column[group] = max(
+            (column[parent] + 1 for parent, child in edges if child == group), default=0
+        )
     chain = ["ingest", "quality", "staging", "intermediate", "marts", "event_study"]
     assert [column[group] for group in chain] == sorted(column[group] for group in chain)
     assert len({column[group] for group in chain}) == len(chain)
@@ -142,14 +172,19 @@ def test_the_collapsed_lineage_reads_left_to_right(definitions: dg.Definitions) 
 
 
 def test_descendants_follow_the_child_map() -> None:
-    child_map = {"seed.events": ["model.a"], "model.a": ["model.b", "test.t"], "model.b": [],
-                 "model.c": ["model.a"]}
+    child_map = {
+        "seed.events": ["model.a"],
+        "model.a": ["model.b", "test.t"],
+        "model.b": [],
+        "model.c": ["model.a"],
+    }
     assert descendants(child_map, ["seed.events"]) == {"model.a", "model.b", "test.t"}
 
 
 def test_relations_and_types_read_as_duckdb_spells_them() -> None:
     assert relation_of({"dagster/table_name": "market_warehouse.marts.dim_security"}) == (
-        '"marts"."dim_security"')
+        '"marts"."dim_security"'
+    )
     assert relation_of({}) is None
     assert sql_type("character varying(256)") == "VARCHAR"
     assert sql_type("DOUBLE") == "DOUBLE"
@@ -157,11 +192,14 @@ def test_relations_and_types_read_as_duckdb_spells_them() -> None:
 
 def test_markdown_text_keeps_angle_brackets_visible_outside_code() -> None:
     assert markdown_text("Written as <reports dir>/<event_id>.png, for 1 < 2") == (
-        "Written as `<reports dir>/<event_id>.png`, for 1 &lt; 2")
+        "Written as `<reports dir>/<event_id>.png`, for 1 &lt; 2"
+    )
     assert markdown_text("naming: <measure>_<model>_<window>, models") == (
-        "naming: `<measure>_<model>_<window>`, models")
+        "naming: `<measure>_<model>_<window>`, models"
+    )
     assert markdown_text("`a<b>` and\n```sql\nselect 1 < 2\n```") == (
-        "`a<b>` and\n```sql\nselect 1 < 2\n```")
+        "`a<b>` and\n```sql\nselect 1 < 2\n```"
+    )
 
 
 def test_returns_read_as_percentages_and_dates_as_dates() -> None:
@@ -170,23 +208,40 @@ def test_returns_read_as_percentages_and_dates_as_dates() -> None:
     assert day(pd.Timestamp("2025-06-12")) == "2025-06-12"
     assert day(datetime(2025, 6, 12, 0, 0)) == "2025-06-12"
     assert day(date(2025, 6, 12)) == "2025-06-12"
-    frame = pd.DataFrame({"ticker": ["ORCL", "NVDA"],
-                          "trade_date": pd.to_datetime(["2025-06-12", "2025-01-27"]),
-                          "daily_return": [0.133121628, None], "bars": [1, 2]})
+    frame = pd.DataFrame(
+        {
+            "ticker": ["ORCL", "NVDA"],
+            "trade_date": pd.to_datetime(["2025-06-12", "2025-01-27"]),
+            "daily_return": [0.133121628, None],
+            "bars": [1, 2],
+        }
+    )
     table = preview(frame, percent_columns=["daily_return"])
     assert [record.data for record in table.value.records] == [
         {"ticker": "ORCL", "trade_date": "2025-06-12", "daily_return": "13.3%", "bars": 1},
         {"ticker": "NVDA", "trade_date": "2025-01-27", "daily_return": None, "bars": 2},
     ]
     assert [column.type for column in table.value.schema.columns] == [
-        "string", "date", "percent", "int"]
+        "string",
+        "date",
+        "percent",
+        "int",
+    ]
 
 
 def test_the_event_chart_at_a_glance_fits_the_uis_inline_limit() -> None:
     from orchestration.defs.reports.inline import INLINE_MARKDOWN_LIMIT, inline_chart
 
-    bars = [("NVDA", -592.7), ("AVGO", -199.5), ("AAPL", 62.0), ("TSM", -153.4),
-            ("GOOGL", -102.8), ("ORCL", -71.0), ("MSFT", -70.6), ("X", float("nan"))]
+    bars = [
+        ("NVDA", -592.7),
+        ("AVGO", -199.5),
+        ("AAPL", 62.0),
+        ("TSM", -153.4),
+        ("GOOGL", -102.8),
+        ("ORCL", -71.0),
+        ("MSFT", -70.6),
+        ("X", float("nan")),
+    ]
     markdown = inline_chart("DeepSeek <sell-off>", bars)
     assert markdown is not None and len(markdown) < INLINE_MARKDOWN_LIMIT
     assert markdown.startswith("![DeepSeek &lt;sell-off&gt;](<data:image/svg+xml,%3Csvg")
@@ -202,19 +257,26 @@ def test_the_freshness_check_leads_with_the_datas_age() -> None:
     from orchestration.defs.checks.price_checks import described_age
     from warehouse.quality.coverage import ExchangeFreshness
 
-    results = [ExchangeFreshness("XNAS", date(2026, 12, 3), 15, date(2025, 6, 30), ()),
-               ExchangeFreshness("XTKS", date(2026, 12, 4), 2, date(2025, 6, 30), ())]
+    results = [
+        ExchangeFreshness("XNAS", date(2026, 12, 3), 15, date(2025, 6, 30), ()),
+        ExchangeFreshness("XTKS", date(2026, 12, 4), 2, date(2025, 6, 30), ()),
+    ]
     assert described_age(date(2025, 6, 30), date(2026, 12, 4), results) == (
         "Newest bar 2025-06-30, 522 day(s) old on 2026-12-04 "
-        "(latest expected session: 2026-12-04). ")
+        "(latest expected session: 2026-12-04). "
+    )
     assert described_age(None, date(2026, 12, 4), results) == "No bar loaded. "
 
 
 def test_the_largest_move_is_the_largest_either_way() -> None:
     from orchestration.defs.checks.price_checks import worst_move
 
-    moves = pd.DataFrame({"ticker": ["ORCL", "NVDA", "X"],
-                          "trade_date": pd.to_datetime(["2025-06-12", "2025-01-27", "2025-01-28"]),
-                          "daily_return": [0.133, -0.1697, None]})
+    moves = pd.DataFrame(
+        {
+            "ticker": ["ORCL", "NVDA", "X"],
+            "trade_date": pd.to_datetime(["2025-06-12", "2025-01-27", "2025-01-28"]),
+            "daily_return": [0.133, -0.1697, None],
+        }
+    )
     assert worst_move(moves) == ("NVDA", -0.1697, pd.Timestamp("2025-01-27"))
     assert worst_move(moves.iloc[0:0]) is None

@@ -39,8 +39,11 @@ def test_dbt_waits_for_a_held_warehouse_and_names_the_holder(
         started = time.monotonic()
         result = dg.materialize(
             [dbt_models],
-            resources={"dbt": dbt_cli(), "quality_rules": QualityRulesResource(),
-                       "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=2)},
+            resources={
+                "dbt": dbt_cli(),
+                "quality_rules": QualityRulesResource(),
+                "warehouse": WarehouseResource(path=str(path), lock_timeout_seconds=2),
+            },
             raise_on_error=False,
         )
         waited = time.monotonic() - started
@@ -66,8 +69,11 @@ def test_a_failing_dbt_build_names_the_failing_node_and_dbts_error(tmp_path: Pat
     duckdb.connect(str(path)).close()
     result = dg.materialize(
         [dbt_models],
-        resources={"dbt": dbt_cli(), "quality_rules": QualityRulesResource(),
-                   "warehouse": WarehouseResource(path=str(path))},
+        resources={
+            "dbt": dbt_cli(),
+            "quality_rules": QualityRulesResource(),
+            "warehouse": WarehouseResource(path=str(path)),
+        },
         raise_on_error=False,
     )
     assert not result.success
@@ -75,5 +81,5 @@ def test_a_failing_dbt_build_names_the_failing_node_and_dbts_error(tmp_path: Pat
     message = str(failure.step_failure_data.error)
     # the first failing node (a test of a raw source, built first) with dbt's own error
     assert "dbt build failed: test source_" in message
-    assert "Catalog Error: Table with name \"raw." in message and "does not exist" in message
+    assert 'Catalog Error: Table with name "raw.' in message and "does not exist" in message
     assert "Also failed: " in message and "more. Full log: " in message and "dbt.log" in message

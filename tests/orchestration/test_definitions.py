@@ -131,27 +131,37 @@ def test_the_whole_dbt_project_is_one_unpartitioned_step(definitions: dg.Definit
 
     assert dbt_models.partitions_def is None  # one materialization per asset, not per trading day
     models = {key.path[-1] for key in dbt_models.keys}
-    assert {"stg_daily_prices", "fct_daily_returns", "fct_event_impact",
-            "agg_sector_daily"} <= models
+    assert {
+        "stg_daily_prices",
+        "fct_daily_returns",
+        "fct_event_impact",
+        "agg_sector_daily",
+    } <= models
 
 
 def test_dbt_gets_the_run_window_and_the_warehouse_in_its_environment(tmp_path: Path) -> None:
     from orchestration.defs.dbt.assets import dbt_environment
     from orchestration.partitions import RunWindow, run_window
 
-    nightly = run_window({"dagster/asset_partition_range_start": "2025-06-24",
-                          "dagster/asset_partition_range_end": "2025-06-30"})
+    nightly = run_window(
+        {
+            "dagster/asset_partition_range_start": "2025-06-24",
+            "dagster/asset_partition_range_end": "2025-06-30",
+        }
+    )
     assert nightly == RunWindow(date(2025, 6, 24), date(2025, 6, 30))
     database = tmp_path / "warehouse.duckdb"
     assert dbt_environment(nightly, database, "run-1") == {
         "DBT_PARTIAL_PARSE_FILE_PATH": str(
-            REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"),
+            REPO_ROOT / "dbt_project" / "target" / "partial_parse.msgpack"
+        ),
         "MARKET_WAREHOUSE_DB": str(database),
         "MARKET_WAREHOUSE_REFRESH_START": "2025-06-24",
         "MARKET_WAREHOUSE_RUN_ID": "run-1",
     }
-    assert run_window({"dagster/partition": "2025-01-27"}) == RunWindow(date(2025, 1, 27),
-                                                                         date(2025, 1, 27))
+    assert run_window({"dagster/partition": "2025-01-27"}) == RunWindow(
+        date(2025, 1, 27), date(2025, 1, 27)
+    )
     assert run_window({}) is None
     assert "MARKET_WAREHOUSE_REFRESH_START" not in dbt_environment(None, database, "run-1")
 
@@ -171,7 +181,10 @@ def test_quality_vars_reach_dbt_build_as_vars() -> None:
     assert "quality_rules" in dbt_models.required_resource_keys  # its thresholds are the vars
     assert dbt_build_args({}) == ["build"]
     assert dbt_build_args({"spike_factor": 5.0, "drop_threshold": -0.1}) == [
-        "build", "--vars", '{"drop_threshold": -0.1, "spike_factor": 5.0}']
+        "build",
+        "--vars",
+        '{"drop_threshold": -0.1, "spike_factor": 5.0}',
+    ]
 
 
 def test_importing_the_code_location_runs_nothing() -> None:
@@ -204,6 +217,12 @@ def test_only_the_newest_dbt_invocation_folders_are_kept(tmp_path: Path) -> None
     (tmp_path / "partial_parse.msgpack").write_bytes(b"state")
     deleted = prune_invocation_folders(tmp_path, keep=2)
     assert sorted(path.name for path in deleted) == [
-        "dbt_models-0000002-abcdef0", "dbt_models-0000003-abcdef0", "dbt_models-0000004-abcdef0"]
+        "dbt_models-0000002-abcdef0",
+        "dbt_models-0000003-abcdef0",
+        "dbt_models-0000004-abcdef0",
+    ]
     assert sorted(path.name for path in tmp_path.iterdir()) == [
-        "dbt_models-0000000-abcdef0", "dbt_models-0000001-abcdef0", "partial_parse.msgpack"]
+        "dbt_models-0000000-abcdef0",
+        "dbt_models-0000001-abcdef0",
+        "partial_parse.msgpack",
+    ]

@@ -20,8 +20,9 @@ import pytest
 
 SNAPSHOT = Path(__file__).with_name("definitions_snapshot.json")
 UPDATE_ENV = "UPDATE_SNAPSHOT"
-UPDATE_COMMAND = (f"{UPDATE_ENV}=1 .venv/bin/python -m pytest "
-                  "tests/orchestration/test_definitions_snapshot.py")
+UPDATE_COMMAND = (
+    f"{UPDATE_ENV}=1 .venv/bin/python -m pytest tests/orchestration/test_definitions_snapshot.py"
+)
 
 
 def definitions_shape(definitions: dg.Definitions) -> dict[str, Any]:
@@ -47,8 +48,9 @@ def definitions_shape(definitions: dg.Definitions) -> dict[str, Any]:
         },
         "checks": {asset: sorted(names) for asset, names in sorted(checks.items())},
         # Dagster's implicit asset jobs (__ASSET_JOB...) are not the project's
-        "jobs": sorted(job.name for job in definitions.resolve_all_job_defs()
-                       if not job.name.startswith("__")),
+        "jobs": sorted(
+            job.name for job in definitions.resolve_all_job_defs() if not job.name.startswith("__")
+        ),
         "schedules": dict(sorted(schedules.items())),
         "sensors": sorted(sensor.name for sensor in definitions.sensors or ()),
     }
@@ -60,9 +62,15 @@ def shape_text(shape: dict[str, Any]) -> str:
 
 def shape_diff(committed: str, current: str) -> str:
     """The snapshot's lines a change removed (-) and added (+)."""
-    return "".join(difflib.unified_diff(
-        committed.splitlines(keepends=True), current.splitlines(keepends=True),
-        fromfile=f"{SNAPSHOT.name} (committed)", tofile="the definitions now", n=2))
+    return "".join(
+        difflib.unified_diff(
+            committed.splitlines(keepends=True),
+            current.splitlines(keepends=True),
+            fromfile=f"{SNAPSHOT.name} (committed)",
+            tofile="the definitions now",
+            n=2,
+        )
+    )
 
 
 def test_the_diff_names_what_changed() -> None:

@@ -100,7 +100,9 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
     instance_config = yaml.safe_load((REPO_ROOT / "orchestration" / "dagster.yaml").read_text())
     # runs launched through GraphQL start at once: no daemon runs in the test to dequeue them
     instance_config["run_coordinator"] = {
-        "module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
+        "module": "dagster._core.run_coordinator",
+        "class": "DefaultRunCoordinator",
+    }
     (home / "dagster.yaml").write_text(yaml.safe_dump(instance_config))
     warehouse = root / "market_warehouse.duckdb"
     environment = {
@@ -121,9 +123,10 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
         assert webserver is not None
         with log.open("wb") as output:
             process = subprocess.Popen(
-                [webserver, "-m", "orchestration.definitions", "-h", "127.0.0.1",
-                 "-p", str(port)],
-                cwd=REPO_ROOT, env={**os.environ, **environment}, stdout=output,
+                [webserver, "-m", "orchestration.definitions", "-h", "127.0.0.1", "-p", str(port)],
+                cwd=REPO_ROOT,
+                env={**os.environ, **environment},
+                stdout=output,
                 stderr=subprocess.STDOUT,
             )
         try:
@@ -152,10 +155,12 @@ def test_the_nightly_schedule_is_running(ui: Ui) -> None:
 def test_every_dbt_model_shows_its_row_count_and_column_types(ui: Ui) -> None:
     from orchestration.defs.dbt.assets import dbt_models
 
-    models = [key for key, spec in dbt_models.specs_by_key.items()
-              if str(spec.metadata.get("dagster_dbt/unique_id", "")).startswith("model.")]
-    data = ui.query(LATEST_MATERIALIZATIONS,
-                    {"keys": [{"path": key.path} for key in models]})
+    models = [
+        key
+        for key, spec in dbt_models.specs_by_key.items()
+        if str(spec.metadata.get("dagster_dbt/unique_id", "")).startswith("model.")
+    ]
+    data = ui.query(LATEST_MATERIALIZATIONS, {"keys": [{"path": key.path} for key in models]})
     nodes = {tuple(node["assetKey"]["path"]): node for node in data["assetNodes"]}
     assert set(nodes) == {tuple(key.path) for key in models}
     for path, node in nodes.items():
@@ -164,21 +169,34 @@ def test_every_dbt_model_shows_its_row_count_and_column_types(ui: Ui) -> None:
         assert entries["dagster/row_count"]["intValue"] is not None, path
         columns = entries["dagster/column_schema"]["schema"]["columns"]
         assert columns and all(column["type"] for column in columns), path
-    impact = {entry["label"] for entry in
-              nodes[("marts", "fct_event_impact")]["assetMaterializations"][0]["metadataEntries"]}
+    impact = {
+        entry["label"]
+        for entry in nodes[("marts", "fct_event_impact")]["assetMaterializations"][0][
+            "metadataEntries"
+        ]
+    }
     assert "preview" in impact
 
 
 def test_a_nightly_run_past_the_snapshot_succeeds_as_a_no_op(ui: Ui) -> None:
     run_id = ui.client.submit_job_execution(
         "nightly_refresh",
-        tags={"dagster/asset_partition_range_start": NO_OP_WINDOW[0],
-              "dagster/asset_partition_range_end": NO_OP_WINDOW[1]},
+        tags={
+            "dagster/asset_partition_range_start": NO_OP_WINDOW[0],
+            "dagster/asset_partition_range_end": NO_OP_WINDOW[1],
+        },
     )
     deadline = time.monotonic() + RUN_SECONDS
     status = ui.client.get_run_status(run_id)
-    while status not in (dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE,
-                         dg.DagsterRunStatus.CANCELED) and time.monotonic() < deadline:
+    while (
+        status
+        not in (
+            dg.DagsterRunStatus.SUCCESS,
+            dg.DagsterRunStatus.FAILURE,
+            dg.DagsterRunStatus.CANCELED,
+        )
+        and time.monotonic() < deadline
+    ):
         time.sleep(2)
         status = ui.client.get_run_status(run_id)
     assert status == dg.DagsterRunStatus.SUCCESS

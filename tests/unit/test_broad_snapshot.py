@@ -94,8 +94,19 @@ def test_overlap_with_todays_snapshot_is_identical_except_orcl_level(prices) -> 
     today = pd.read_csv(settings.DEFAULT_SNAPSHOT_DIR / "prices.csv", dtype={"volume": "Int64"})
     today["date"] = pd.to_datetime(today["date"])
     columns = ["open", "high", "low", "close", "adj_close", "volume"]
-    for ticker in ("AAPL", "AMD", "AMZN", "ARM", "ASML", "AVGO", "GOOGL", "META", "MSFT", "NVDA",
-                   "SPY"):
+    for ticker in (
+        "AAPL",
+        "AMD",
+        "AMZN",
+        "ARM",
+        "ASML",
+        "AVGO",
+        "GOOGL",
+        "META",
+        "MSFT",
+        "NVDA",
+        "SPY",
+    ):
         ours = prices[prices["ticker"] == ticker].set_index("trade_date")[columns]
         theirs = today[today["ticker"] == ticker].set_index("date")[columns]
         theirs.index = theirs.index.astype("datetime64[us]")
@@ -104,8 +115,9 @@ def test_overlap_with_todays_snapshot_is_identical_except_orcl_level(prices) -> 
     orcl_today = today[today["ticker"] == "ORCL"].set_index("date")["close"]
     day, before = pd.Timestamp("2025-01-27"), pd.Timestamp("2025-01-24")
     assert orcl[day] != orcl_today[day]
-    assert orcl[day] / orcl[before] - 1 == pytest.approx(orcl_today[day] / orcl_today[before] - 1,
-                                                         abs=1e-4)
+    assert orcl[day] / orcl[before] - 1 == pytest.approx(
+        orcl_today[day] / orcl_today[before] - 1, abs=1e-4
+    )
 
 
 def test_share_counts_and_fundamentals_contracts() -> None:
@@ -148,8 +160,9 @@ def test_quarterly_financials_and_factor_returns_contracts() -> None:
 def test_every_count_times_close_is_the_source_marketcap_or_explained(check) -> None:
     assert len(check) == 480 and check["close"].notna().all()
     assert not (check["explanation"] == "UNEXPLAINED").any()
-    plain = check[(check["close_basis"] == broad.BASIS_RAW)
-                  & ~check.index.isin(list(broad.COMPANY_CLASSES))]
+    plain = check[
+        (check["close_basis"] == broad.BASIS_RAW) & ~check.index.isin(list(broad.COMPANY_CLASSES))
+    ]
     assert len(plain) == 69
     assert ((plain["ratio"] - 1).abs() < 1e-6).all()  # raw close = Currentprice to the cent
 
@@ -183,14 +196,28 @@ def test_union_keeps_todays_universe_and_adds_each_broad_ticker_once() -> None:
     assert len(tickers) == len(set(tickers))
     assert tuple(row.security for row in rows[: len(today)]) == today.securities
     broad_tickers = set(broad.price_bases()["ticker"])
-    added = set(tickers[len(today):])
-    assert added.isdisjoint(today.tickers()) and added | {h.ticker for h in held_out} | (
-        broad_tickers & set(today.tickers())) == broad_tickers
+    added = set(tickers[len(today) :])
+    assert (
+        added.isdisjoint(today.tickers())
+        and added | {h.ticker for h in held_out} | (broad_tickers & set(today.tickers()))
+        == broad_tickers
+    )
     assert broad_tickers & set(today.tickers()) == {
-        "AAPL", "AMD", "AMZN", "ARM", "ASML", "AVGO", "GOOGL", "META", "MSFT", "NVDA", "ORCL",
-        "SPY"}
+        "AAPL",
+        "AMD",
+        "AMZN",
+        "ARM",
+        "ASML",
+        "AVGO",
+        "GOOGL",
+        "META",
+        "MSFT",
+        "NVDA",
+        "ORCL",
+        "SPY",
+    }
     assert all(row.provenance for row in rows)
-    assert {row.security.exchange for row in rows[len(today):]} == {"XNYS", "XNAS", "BATS"}
+    assert {row.security.exchange for row in rows[len(today) :]} == {"XNYS", "XNAS", "BATS"}
 
 
 def test_generated_universe_csv_is_current_and_loads(tmp_path: Path) -> None:
@@ -207,8 +234,21 @@ def test_generated_universe_csv_is_current_and_loads(tmp_path: Path) -> None:
 def test_calendar_proxy_admits_the_held_out_named_tickers() -> None:
     rows, held_out = broad.union_universe(unknown_exchange="XNYS")
     assert {h.ticker for h in held_out} == {
-        "CCEP", "DOCU", "ILMN", "JD", "LCID", "MARA", "MDB", "MELI", "PDD", "RIVN", "SHOP", "TEAM",
-        "ZM", "ZS"}
+        "CCEP",
+        "DOCU",
+        "ILMN",
+        "JD",
+        "LCID",
+        "MARA",
+        "MDB",
+        "MELI",
+        "PDD",
+        "RIVN",
+        "SHOP",
+        "TEAM",
+        "ZM",
+        "ZS",
+    }
     proxied = [row for row in rows if "calendar proxy" in row.provenance]
     assert len(proxied) == 19
 
@@ -222,17 +262,26 @@ def test_quarters_become_public_on_release_else_filing_never_period_end() -> Non
     usable = available.notna()
     assert (available[usable] > financials.loc[usable, "period_end"]).all()
     credible_release = financials["earnings_release_date"] > financials["period_end"]
-    assert (available[credible_release] == financials.loc[credible_release,
-                                                          "earnings_release_date"]).all()
+    assert (
+        available[credible_release] == financials.loc[credible_release, "earnings_release_date"]
+    ).all()
     # BRK-B Q1 2025: FMP's release date is the period end itself, so the filing date is used
-    brk = financials.index[(financials["ticker"] == "BRK-B")
-                           & (financials["period_end"] == pd.Timestamp("2025-03-31"))][0]
+    brk = financials.index[
+        (financials["ticker"] == "BRK-B") & (financials["period_end"] == pd.Timestamp("2025-03-31"))
+    ][0]
     assert available[brk] == pd.Timestamp("2025-05-05")
     # ASML Q3 2024: both dates equal the period end -> not usable point-in-time
-    asml = financials.index[(financials["ticker"] == "ASML")
-                            & (financials["period_end"] == pd.Timestamp("2024-09-30"))][0]
+    asml = financials.index[
+        (financials["ticker"] == "ASML") & (financials["period_end"] == pd.Timestamp("2024-09-30"))
+    ][0]
     assert pd.isna(available[asml])
     assert (~usable).sum() == 21
-    assert date(2025, 1, 26) < available[
-        financials.index[(financials["ticker"] == "NVDA")
-                         & (financials["period_end"] == pd.Timestamp("2025-01-26"))][0]].date()
+    assert (
+        date(2025, 1, 26)
+        < available[
+            financials.index[
+                (financials["ticker"] == "NVDA")
+                & (financials["period_end"] == pd.Timestamp("2025-01-26"))
+            ][0]
+        ].date()
+    )

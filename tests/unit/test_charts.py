@@ -48,9 +48,7 @@ def decoded(png: bytes) -> Image.Image:
 
 
 def no_securities() -> pd.DataFrame:
-    return pd.DataFrame(
-        columns=[column.strip() for column in reports.SECURITY_COLUMNS.split(",")]
-    )
+    return pd.DataFrame(columns=[column.strip() for column in reports.SECURITY_COLUMNS.split(",")])
 
 
 def no_sectors() -> pd.DataFrame:
@@ -87,7 +85,10 @@ def test_deepseek_chart_draws_what_the_mart_holds(marts: duckdb.DuckDBPyConnecti
 def test_the_story_reads_from_the_top(marts: duckdb.DuckDBPyConnection) -> None:
     selloff = event_chart_data(marts, "deepseek_selloff")
     assert list(selloff.sectors["sector"]) == [
-        "Technology", "Communication Services", "Consumer Cyclical", "Industrials"
+        "Technology",
+        "Communication Services",
+        "Consumer Cyclical",
+        "Industrials",
     ]
     plotted = selloff.plotted
     # Sectors are contiguous, in the order of their bands.
@@ -95,7 +96,15 @@ def test_the_story_reads_from_the_top(marts: duckdb.DuckDBPyConnection) -> None:
     assert plotted["sector"].ne(plotted["sector"].shift()).sum() == len(selloff.sectors)
     technology = plotted[plotted["sector"] == "Technology"]
     assert list(technology["ticker"]) == [
-        "NVDA", "AVGO", "TSM", "ORCL", "MSFT", "ARM", "AMD", "AAPL", "ASML"
+        "NVDA",
+        "AVGO",
+        "TSM",
+        "ORCL",
+        "MSFT",
+        "ARM",
+        "AMD",
+        "AAPL",
+        "ASML",
     ]
     assert selloff.sectors.set_index("sector").loc["Technology", "usd_change_bn"] == (
         pytest.approx(technology["usd_change_bn"].sum())
@@ -195,7 +204,10 @@ def test_a_large_universe_shows_its_largest_moves() -> None:
     largest = set(securities.loc[np.argsort(-np.abs(usd))[:25], "ticker"])
     assert set(data.plotted["ticker"]) == largest
     assert data.notes[0].startswith("Showing the 25 largest moves of 120")
-    assert decoded(charts.render_event_chart(DEEPSEEK, data, data_source=SOURCE).png).height > 7 * charts.DPI
+    assert (
+        decoded(charts.render_event_chart(DEEPSEEK, data, data_source=SOURCE).png).height
+        > 7 * charts.DPI
+    )
 
 
 def test_chart_files_cannot_leave_the_reports_folder() -> None:
@@ -222,7 +234,9 @@ def test_event_charts_runs_in_the_nightly_job_after_the_marts() -> None:
     node = graph.get(dg.AssetKey(["reports", "event_charts"]))
     parents = {key.to_user_string() for key in node.parent_keys}
     assert parents == {
-        "marts/fct_event_impact", "marts/agg_event_sector_impact", "reference/events"
+        "marts/fct_event_impact",
+        "marts/agg_event_sector_impact",
+        "reference/events",
     }
     assert all(graph.get(key).is_executable for key in node.parent_keys), "a dangling dep"
     job = definitions.resolve_job_def("nightly_refresh")
@@ -254,8 +268,13 @@ def test_asset_writes_the_charts_and_shows_them(
     reports_dir = tmp_path / "reports"
     written = sorted(path.name for path in reports_dir.iterdir() if not path.name.startswith("."))
     assert written == [
-        "deepseek_selloff.png", "index.html", "liberation_day_tariffs.png", "quiet_day.png",
-        "svb_collapse.png", "tariff_pause_rally.png", "yen_carry_unwind.png",
+        "deepseek_selloff.png",
+        "index.html",
+        "liberation_day_tariffs.png",
+        "quiet_day.png",
+        "svb_collapse.png",
+        "tariff_pause_rally.png",
+        "yen_carry_unwind.png",
     ]
     for name in written:
         if name.endswith(".png"):
@@ -284,19 +303,27 @@ def test_an_unchanged_chart_is_read_back_and_a_changed_one_redrawn(
     impact = reports.event_impact(marts, "deepseek_selloff")
     securities, sectors = impact.securities.copy(), impact.sectors
     data = charts.chart_data(securities, sectors)
-    first, drawn = charts.rendered_event_chart(DEEPSEEK, data, data_source=SOURCE, reports_dir=tmp_path)
+    first, drawn = charts.rendered_event_chart(
+        DEEPSEEK, data, data_source=SOURCE, reports_dir=tmp_path
+    )
     assert drawn and (tmp_path / "deepseek_selloff.png").read_bytes() == first.png
 
     refitted = securities.assign(car_mm_0_0=securities["car_mm_0_0"] * (1 + 1e-14))  # last bits
     same = charts.chart_data(refitted, sectors)
-    again, drawn = charts.rendered_event_chart(DEEPSEEK, same, data_source=SOURCE, reports_dir=tmp_path)
+    again, drawn = charts.rendered_event_chart(
+        DEEPSEEK, same, data_source=SOURCE, reports_dir=tmp_path
+    )
     assert not drawn
     assert (again.png, again.preview_png) == (first.png, first.preview_png)
 
     securities.loc[securities["ticker"] == "NVDA", "day0_usd_value_change"] = -600e9
     changed = charts.chart_data(securities, sectors)
-    redrawn, drawn = charts.rendered_event_chart(DEEPSEEK, changed, data_source=SOURCE, reports_dir=tmp_path)
+    redrawn, drawn = charts.rendered_event_chart(
+        DEEPSEEK, changed, data_source=SOURCE, reports_dir=tmp_path
+    )
     assert drawn and redrawn.png != first.png
     (tmp_path / charts.CACHE_DIR / "deepseek_selloff.json").write_text("not json")
-    _, drawn = charts.rendered_event_chart(DEEPSEEK, changed, data_source=SOURCE, reports_dir=tmp_path)
+    _, drawn = charts.rendered_event_chart(
+        DEEPSEEK, changed, data_source=SOURCE, reports_dir=tmp_path
+    )
     assert drawn  # an unreadable record is no reason to fail: the chart is drawn again

@@ -86,8 +86,13 @@ def test_sql_prints_csv_and_json(published: Path, capsys: pytest.CaptureFixture[
     assert code == 0
     assert out == 'ticker,name,note\n7203.T,"Toyota, Motor",\nAAPL,Apple,\n'
 
-    code, out, _ = run(capsys, "sql", "SELECT trade_date, close FROM raw.daily_prices "
-                                      "WHERE ticker = 'AAPL' ORDER BY 1", "--format", "json")
+    code, out, _ = run(
+        capsys,
+        "sql",
+        "SELECT trade_date, close FROM raw.daily_prices WHERE ticker = 'AAPL' ORDER BY 1",
+        "--format",
+        "json",
+    )
     assert code == 0
     assert json.loads(out) == [
         {"trade_date": "2024-01-02", "close": 185.64},
@@ -96,12 +101,21 @@ def test_sql_prints_csv_and_json(published: Path, capsys: pytest.CaptureFixture[
 
 
 def test_sql_reads_the_published_copy_given_on_the_command_line(
-    published: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    published: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     tmp_path: Path,
 ) -> None:
     monkeypatch.setenv(settings.WAREHOUSE_PATH_ENV, str(tmp_path / "nowhere" / "w.duckdb"))
-    code, out, _ = run(capsys, "sql", "--published", str(published),
-                       "SELECT count(*) AS n FROM marts.fct_daily_returns", "--format", "csv")
+    code, out, _ = run(
+        capsys,
+        "sql",
+        "--published",
+        str(published),
+        "SELECT count(*) AS n FROM marts.fct_daily_returns",
+        "--format",
+        "csv",
+    )
     assert (code, out) == (0, "n\n3\n")
 
 
@@ -110,8 +124,12 @@ def test_sql_caps_the_rows_of_the_table_format(
 ) -> None:
     code, out, _ = run(capsys, "sql", "SELECT range AS i FROM range(10)", "--max-rows", "3")
     assert code == 0
-    assert out.splitlines()[2:] == ["0", "1", "2", "(first 3 rows shown; raise --max-rows or use "
-                                                   "--format csv for all)"]
+    assert out.splitlines()[2:] == [
+        "0",
+        "1",
+        "2",
+        "(first 3 rows shown; raise --max-rows or use --format csv for all)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -184,7 +202,9 @@ def test_bad_sql_prints_duckdbs_message_on_one_line(
 def test_the_console_script_reports_errors_without_a_traceback(published: Path) -> None:
     finished = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "sql", "SELECT * FROM nope"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert finished.returncode == 1
     assert "Catalog Error" in finished.stderr and "Traceback" not in finished.stderr
@@ -214,17 +234,25 @@ def test_status_reports_refresh_tables_and_missing_anomalies(
     version = publish.read_manifest(published)["version"]
     assert f"Published copy:  {published} (version {version})" in out
     assert "by run run-42: success" in out
-    assert ("Last load:       run run-42, sessions 2024-01-02..2024-01-04, 2 loads finished "
-            "2024-01-05 23:32:00 UTC; rows inserted 2, changed 1; tickers failed 1") in out
+    assert (
+        "Last load:       run run-42, sessions 2024-01-02..2024-01-04, 2 loads finished "
+        "2024-01-05 23:32:00 UTC; rows inserted 2, changed 1; tickers failed 1"
+    ) in out
     assert "Open anomalies:  not computed yet (quality.price_anomalies does not exist)" in out
-    rows = {line.split()[0]: line.split()[1:]
-            for line in out.splitlines() if line.startswith(("raw.", "marts."))}
+    rows = {
+        line.split()[0]: line.split()[1:]
+        for line in out.splitlines()
+        if line.startswith(("raw.", "marts."))
+    }
     assert rows["raw.daily_prices"] == ["3", "2024-01-02", "2024-01-04"]
     assert rows["raw.securities"] == ["2", "-", "-"]
     assert rows["raw.load_log"] == ["3", "2023-12-01", "2024-01-02"]
     assert rows["marts.fct_daily_returns"] == ["3", "2024-01-02", "2024-01-04"]
     assert list(rows) == [
-        "raw.daily_prices", "raw.load_log", "raw.securities", "marts.fct_daily_returns"
+        "raw.daily_prices",
+        "raw.load_log",
+        "raw.securities",
+        "marts.fct_daily_returns",
     ]
 
 
@@ -257,11 +285,16 @@ def test_status_notes_a_failed_run_after_the_last_publish() -> None:
         None,
         0,
         [],
-        {"run_id": "bad", "status": "FAILURE",
-         "started_at": datetime.fromisoformat("2024-01-08T23:30:00+00:00"), "finished_at": None},
+        {
+            "run_id": "bad",
+            "status": "FAILURE",
+            "started_at": datetime.fromisoformat("2024-01-08T23:30:00+00:00"),
+            "finished_at": None,
+        },
     )
-    assert ("Latest run:      bad FAILURE (started 2024-01-08 23:30:00 UTC); readers still see"
-            in text)
+    assert (
+        "Latest run:      bad FAILURE (started 2024-01-08 23:30:00 UTC); readers still see" in text
+    )
     assert "Open anomalies:  0 (quality.price_anomalies)" in text
 
 
@@ -273,10 +306,7 @@ def test_status_notes_a_failed_run_after_the_last_publish() -> None:
 def test_format_table_aligns_numbers_right_and_text_left() -> None:
     text = formatting.format_table(["name", "n", "x"], [("a", 1, 1.5), ("long name", 100, None)])
     assert text == (
-        "name         n     x\n"
-        "---------  ---  ----\n"
-        "a            1   1.5\n"
-        "long name  100  NULL\n"
+        "name         n     x\n---------  ---  ----\na            1   1.5\nlong name  100  NULL\n"
     )
     assert formatting.format_table(["only"], []) == "only\n----\n"
 
@@ -284,10 +314,18 @@ def test_format_table_aligns_numbers_right_and_text_left() -> None:
 @pytest.mark.parametrize(
     ("value", "shown"),
     [
-        (None, "NULL"), (True, "true"), (1.0, "1.0"), (0.1234567891, "0.123457"),
-        (-0.0, "0.0"), (2.5e-7, "2.500e-07"), (float("nan"), "nan"), (12, "12"),
-        (Decimal("1.50"), "1.50"), (date(2024, 1, 2), "2024-01-02"),
-        (datetime(2024, 1, 2, 3, 4, 5), "2024-01-02 03:04:05"), ([1, 2], "[1, 2]"),
+        (None, "NULL"),
+        (True, "true"),
+        (1.0, "1.0"),
+        (0.1234567891, "0.123457"),
+        (-0.0, "0.0"),
+        (2.5e-7, "2.500e-07"),
+        (float("nan"), "nan"),
+        (12, "12"),
+        (Decimal("1.50"), "1.50"),
+        (date(2024, 1, 2), "2024-01-02"),
+        (datetime(2024, 1, 2, 3, 4, 5), "2024-01-02 03:04:05"),
+        ([1, 2], "[1, 2]"),
         ({"a": 1}, '{"a": 1}'),
     ],
 )
@@ -305,8 +343,13 @@ def test_format_csv_quotes_and_leaves_null_empty() -> None:
 def test_format_json_keeps_types_and_nulls_nan() -> None:
     rows = [(date(2024, 1, 2), Decimal("1.5"), float("nan"), 3, {"k": [datetime(2024, 1, 2, 9)]})]
     assert json.loads(formatting.format_json(["d", "dec", "nan", "i", "nested"], rows)) == [
-        {"d": "2024-01-02", "dec": 1.5, "nan": None, "i": 3,
-         "nested": {"k": ["2024-01-02T09:00:00"]}}
+        {
+            "d": "2024-01-02",
+            "dec": 1.5,
+            "nan": None,
+            "i": 3,
+            "nested": {"k": ["2024-01-02T09:00:00"]},
+        }
     ]
     assert json.loads(formatting.format_json(["a"], [])) == []
 
@@ -356,7 +399,10 @@ def test_a_run_reports_each_step_as_it_goes() -> None:
     result = job.execute_in_process(run_config=run_config, raise_on_error=False)
     assert not result.success
     assert [line.split()[:2] for line in lines] == [
-        ["start", "first"], ["done", "first"], ["start", "second"], ["FAILED", "second"]
+        ["start", "first"],
+        ["done", "first"],
+        ["start", "second"],
+        ["FAILED", "second"],
     ]
     assert lines[-1].endswith("ValueError: no data for 2024-01-02")
 
@@ -443,8 +489,9 @@ def test_build_refuses_a_start_before_the_history_start(
 ) -> None:
     code, _, err = run(capsys, "build", "--start", "1990-01-01", "--end", "1990-02-01")
     assert code == errors.EXIT_REFUSED and refresh.windows == []
-    assert_one_line(err, "before the history start 2023-01-02",
-                    "MARKET_WAREHOUSE_HISTORY_START=1990-01-01")
+    assert_one_line(
+        err, "before the history start 2023-01-02", "MARKET_WAREHOUSE_HISTORY_START=1990-01-01"
+    )
 
 
 def test_build_names_an_unparsable_snapshot_file(
@@ -498,7 +545,8 @@ def test_build_refuses_to_create_a_new_warehouse_over_a_published_copy(
     assert code == errors.EXIT_FAILED and refresh.windows == []
     assert_one_line(err, f"{settings.warehouse_path()} does not exist", "run-42", "--new-warehouse")
 
-    code, _, _ = run(capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05",
-                     "--new-warehouse")
+    code, _, _ = run(
+        capsys, "build", "--start", "2024-01-02", "--end", "2024-01-05", "--new-warehouse"
+    )
     assert refresh.windows == [(date(2024, 1, 2), date(2024, 1, 5))]
     assert refresh.rebuild == ["1"], "the publish step must know the rebuild is deliberate"

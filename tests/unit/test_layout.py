@@ -55,9 +55,14 @@ def _imported_names(module: str, path: Path) -> Iterator[tuple[str, int]]:
             for alias in node.names:
                 submodule = f"{base}.{alias.name}"
                 yield (submodule if submodule in MODULES else base), node.lineno
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-              and node.func.attr == "import_module" and node.args
-              and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)):
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "import_module"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
             yield node.args[0].value, node.lineno
 
 
@@ -111,7 +116,8 @@ def test_the_modules_are_found() -> None:
 def test_the_library_never_imports_the_layer_above() -> None:
     upward = [
         f"{path.relative_to(settings.REPO_ROOT)}:{line} imports {name}"
-        for module, path in MODULES.items() if module.split(".")[0] == LIBRARY
+        for module, path in MODULES.items()
+        if module.split(".")[0] == LIBRARY
         for name, line in _imported_names(module, path)
         if name.split(".")[0] == UPPER_LAYER
     ]
@@ -121,8 +127,10 @@ def test_the_library_never_imports_the_layer_above() -> None:
 def test_only_the_command_line_imports_the_command_line() -> None:
     upward = [
         f"{path.relative_to(settings.REPO_ROOT)}:{line} imports {name}"
-        for module, path in MODULES.items() if not _inside(module, COMMAND_LINE)
-        for name, line in _imported_names(module, path) if _inside(name, COMMAND_LINE)
+        for module, path in MODULES.items()
+        if not _inside(module, COMMAND_LINE)
+        for name, line in _imported_names(module, path)
+        if _inside(name, COMMAND_LINE)
     ]
     assert upward == []
 
@@ -150,5 +158,6 @@ def test_relative_and_function_level_imports_are_seen(tmp_path: Path) -> None:
     source = tmp_path / "storage.py"
     source.write_text("from . import settings\n\ndef f():\n    import orchestration.build\n")
     assert list(_imported_names("warehouse.storage", source)) == [
-        ("warehouse.settings", 1), ("orchestration.build", 4)
+        ("warehouse.settings", 1),
+        ("orchestration.build", 4),
     ]

@@ -38,9 +38,14 @@ def test_latest_run_summary_covers_every_load_of_the_last_run(
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     assert storage.latest_run_summary(con) == {
-        "run_id": "new", "started_at": datetime(2024, 1, 12, 20, 0),
-        "finished_at": datetime(2024, 1, 12, 20, 2), "first_day": date(2024, 1, 8),
-        "last_day": date(2024, 1, 12), "loads": 2, "tickers_failed": 1, "rows_inserted": 4,
+        "run_id": "new",
+        "started_at": datetime(2024, 1, 12, 20, 0),
+        "finished_at": datetime(2024, 1, 12, 20, 2),
+        "first_day": date(2024, 1, 8),
+        "last_day": date(2024, 1, 12),
+        "loads": 2,
+        "tickers_failed": 1,
+        "rows_inserted": 4,
         "rows_changed": 2,
     }
 

@@ -88,7 +88,9 @@ def start_python(code: str, *args: str) -> subprocess.Popen[str]:
 def test_published_path_sits_beside_the_warehouse_and_keeps_its_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv(settings.WAREHOUSE_PATH_ENV, str(tmp_path / "wh" / "market_warehouse.duckdb"))
+    monkeypatch.setenv(
+        settings.WAREHOUSE_PATH_ENV, str(tmp_path / "wh" / "market_warehouse.duckdb")
+    )
     assert settings.published_path() == tmp_path / "wh" / "published" / "market_warehouse.duckdb"
     assert settings.published_path(tmp_path / "x.duckdb") == tmp_path / "published" / "x.duckdb"
     monkeypatch.setenv(settings.PUBLISHED_PATH_ENV, str(tmp_path / "srv" / "copy.duckdb"))
@@ -105,7 +107,10 @@ def test_publish_copies_everything_readers_use_in_an_old_storage_format(tmp_path
     assert result.path == target and target.is_file()
     assert result.storage_version == "v1.0.0"
     assert result.tables == {
-        "marts.a": 300, "marts.b": 1, "marts.fct_event_impact": 3, "raw.daily_prices": 3
+        "marts.a": 300,
+        "marts.b": 1,
+        "marts.fct_event_impact": 3,
+        "raw.daily_prices": 3,
     }
     assert result.views == ("staging.stg_daily_prices",)
     assert result.macros == ("marts.event_impact",)
@@ -119,7 +124,10 @@ def test_publish_copies_everything_readers_use_in_an_old_storage_format(tmp_path
     assert manifest["tables"] == result.tables
     assert publish.read_manifest(target) == manifest
     published_at = manifest["published_at"]
-    assert abs(time.time() - __import__("datetime").datetime.fromisoformat(published_at).timestamp()) < 60
+    assert (
+        abs(time.time() - __import__("datetime").datetime.fromisoformat(published_at).timestamp())
+        < 60
+    )
 
     reader = publish.open_published(target)
     try:
@@ -132,7 +140,8 @@ def test_publish_copies_everything_readers_use_in_an_old_storage_format(tmp_path
             "AND constraint_type = 'PRIMARY KEY'"
         ).fetchall() == [("PRIMARY KEY",)]
         tags = reader.execute(
-            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = ?", [CATALOG]
+            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = ?",
+            [CATALOG],
         ).fetchone()[0]
         assert tags.startswith("v1.0.0")
         with pytest.raises(duckdb.Error, match="read-only"):
@@ -158,7 +167,8 @@ def test_a_warehouse_already_in_the_old_format_is_published_as_its_checkpointed_
     try:
         assert reader.execute("SELECT version FROM marts.b").fetchall() == [(4,)]
         assert reader.execute(
-            "SELECT count(*) FROM marts.event_impact(DATE '2024-01-03')").fetchone() == (2,)
+            "SELECT count(*) FROM marts.event_impact(DATE '2024-01-03')"
+        ).fetchone() == (2,)
     finally:
         reader.close()
 
@@ -255,8 +265,13 @@ def test_a_copy_that_misses_a_view_is_not_published(
         tables, views, macros = real_inventory(connection, catalog)
         return tables, views | {"marts.ghost"}, macros
 
-    monkeypatch.setattr(publish, "_inventory", lambda c, cat: inventory_with_a_view_the_copy_lacks(c, cat)
-                        if c is writer else real_inventory(c, cat))
+    monkeypatch.setattr(
+        publish,
+        "_inventory",
+        lambda c, cat: (
+            inventory_with_a_view_the_copy_lacks(c, cat) if c is writer else real_inventory(c, cat)
+        ),
+    )
     with pytest.raises(publish.PublishError, match="lacks views marts.ghost"):
         publish.publish(writer)
     writer.close()
@@ -267,8 +282,12 @@ def test_a_copy_that_misses_a_view_is_not_published(
 def test_a_dead_publishers_temporary_file_is_cleaned_up(tmp_path: Path) -> None:
     warehouse = tmp_path / f"{CATALOG}.duckdb"
     writer = make_warehouse(warehouse)
-    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                              capture_output=True, text=True, check=True)
+    finished = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     dead_pid = int(finished.stdout)
     directory = published_file(warehouse).parent
     directory.mkdir()
@@ -448,7 +467,9 @@ def test_the_published_asset_runs_after_the_marts_and_only_when_they_all_succeed
     target = published_file(warehouse)
     assert metadata["path"].value == str(target)
     assert metadata["published_at"].value > 0
-    tables = {record.data["table"]: record.data["rows"] for record in metadata["tables"].value.records}
+    tables = {
+        record.data["table"]: record.data["rows"] for record in metadata["tables"].value.records
+    }
     assert {f"marts.{name}" for name in MARTS} <= set(tables)
     assert publish.read_manifest(target)["run_id"] == good.run_id
     published_bytes = target.read_bytes()

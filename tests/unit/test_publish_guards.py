@@ -25,10 +25,22 @@ def _clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_shrunk_tables_names_raw_and_mart_tables_that_lost_too_many_rows() -> None:
-    previous = {"raw.daily_prices": 12354, "marts.dim_security": 25, "marts.gone": 10,
-                "quality.price_anomalies": 40, "marts.empty": 0, "raw.fx_rates": 100}
-    current = {"raw.daily_prices": 6000, "marts.dim_security": 1, "quality.price_anomalies": 2,
-               "marts.empty": 0, "raw.fx_rates": 50, "marts.new": 3}
+    previous = {
+        "raw.daily_prices": 12354,
+        "marts.dim_security": 25,
+        "marts.gone": 10,
+        "quality.price_anomalies": 40,
+        "marts.empty": 0,
+        "raw.fx_rates": 100,
+    }
+    current = {
+        "raw.daily_prices": 6000,
+        "marts.dim_security": 1,
+        "quality.price_anomalies": 2,
+        "marts.empty": 0,
+        "raw.fx_rates": 50,
+        "marts.new": 3,
+    }
     assert publish.shrunk_tables(previous, current, 0.5) == [
         "marts.dim_security from 25 to 1 rows (-96%)",
         "marts.gone from 10 to 0 rows (-100%)",
@@ -106,8 +118,13 @@ def test_a_shrinking_quality_table_is_published(tmp_path: Path) -> None:
 def test_a_dbt_tmp_leftover_is_not_published(tmp_path: Path) -> None:
     warehouse = tmp_path / f"{CATALOG}.duckdb"
     writer = make_warehouse(warehouse)
-    documented = {"raw.daily_prices", "staging.stg_daily_prices", "marts.fct_event_impact",
-                  "marts.a", "marts.b"}
+    documented = {
+        "raw.daily_prices",
+        "staging.stg_daily_prices",
+        "marts.fct_event_impact",
+        "marts.a",
+        "marts.b",
+    }
     first = publish.publish(writer, run_id="run-1", documented=documented)
     leftover = "int_event_residual_correlation_groups__dbt_tmp20250101120000"
     writer.execute(f"CREATE TABLE main.{leftover} AS SELECT 1 AS x")
@@ -130,24 +147,47 @@ def test_undocumented_relations() -> None:
 def test_the_documented_relations_are_dbts_and_the_loaders() -> None:
     from orchestration.defs.publish.assets import _dbt_manifest, documented_relations
 
-    manifest = {"nodes": {
-        "model.p.stg": {"resource_type": "model", "schema": "staging", "name": "stg",
-                        "config": {"materialized": "view"}},
-        "model.p.eph": {"resource_type": "model", "schema": "staging", "name": "eph",
-                        "config": {"materialized": "ephemeral"}},
-        "seed.p.events": {"resource_type": "seed", "schema": "reference", "name": "events",
-                          "alias": "events", "config": {"materialized": "seed"}},
-        "test.p.not_null": {"resource_type": "test", "schema": "dbt_test", "name": "not_null",
-                            "config": {"materialized": "test"}},
-    }}
+    manifest = {
+        "nodes": {
+            "model.p.stg": {
+                "resource_type": "model",
+                "schema": "staging",
+                "name": "stg",
+                "config": {"materialized": "view"},
+            },
+            "model.p.eph": {
+                "resource_type": "model",
+                "schema": "staging",
+                "name": "eph",
+                "config": {"materialized": "ephemeral"},
+            },
+            "seed.p.events": {
+                "resource_type": "seed",
+                "schema": "reference",
+                "name": "events",
+                "alias": "events",
+                "config": {"materialized": "seed"},
+            },
+            "test.p.not_null": {
+                "resource_type": "test",
+                "schema": "dbt_test",
+                "name": "not_null",
+                "config": {"materialized": "test"},
+            },
+        }
+    }
     documented = documented_relations(manifest)
     assert {"staging.stg", "reference.events", "raw.daily_prices", "raw.load_log"} <= documented
     assert not documented & {"staging.eph", "dbt_test.not_null"}
     real = _dbt_manifest()
     if real is not None:
         # the quality tables are dbt models too
-        assert {"marts.dim_security", "marts.fct_event_impact", "quality.price_anomalies",
-                "intermediate.int_event_residual_correlation_groups"} <= documented_relations(real)
+        assert {
+            "marts.dim_security",
+            "marts.fct_event_impact",
+            "quality.price_anomalies",
+            "intermediate.int_event_residual_correlation_groups",
+        } <= documented_relations(real)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,12 +240,15 @@ def test_the_publish_asset_refuses_a_shrunk_copy_unless_the_run_is_tagged_a_rebu
     def dim_security(context) -> None:
         with context.resources.warehouse.connect() as connection:
             connection.execute("CREATE SCHEMA IF NOT EXISTS marts")
-            connection.execute("CREATE OR REPLACE TABLE marts.dim_security AS "
-                               "SELECT range AS n FROM range(?)", [rows["dim_security"]])
+            connection.execute(
+                "CREATE OR REPLACE TABLE marts.dim_security AS SELECT range AS n FROM range(?)",
+                [rows["dim_security"]],
+            )
 
     def materialize(**kwargs):
-        return dg.materialize([dim_security, published_warehouse], resources=resources,
-                              raise_on_error=False, **kwargs)
+        return dg.materialize(
+            [dim_security, published_warehouse], resources=resources, raise_on_error=False, **kwargs
+        )
 
     assert materialize().success
     rows["dim_security"] = 1

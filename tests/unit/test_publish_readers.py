@@ -116,8 +116,10 @@ def test_a_copy_a_session_wrote_into_is_refused_until_the_next_publish(
         else:
             os.kill(session.pid, signal.SIGKILL)
             session.wait()
-        with pytest.raises(publish.PublishedUnavailableError,
-                           match="not the copy that was published.*read-write session"):
+        with pytest.raises(
+            publish.PublishedUnavailableError,
+            match="not the copy that was published.*read-write session",
+        ):
             publish.open_published(target)
 
         write_version(writer, 2)
@@ -153,7 +155,10 @@ def test_a_long_lived_process_gets_every_new_copy_while_it_holds_older_ones(
             assert versions_read(held[-1]) == (version, version * 100)
         # Each older connection still reads the whole copy it opened.
         assert [versions_read(connection) for connection in held] == [
-            (1, 100), (2, 200), (3, 300), (4, 400)
+            (1, 100),
+            (2, 200),
+            (3, 300),
+            (4, 400),
         ]
     finally:
         for connection in held:

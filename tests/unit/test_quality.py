@@ -51,11 +51,23 @@ MARKET = {
     "SECF": Listing("etf", None, None, "^SEC", (30, 30.3, 30, 30, 26.85, 27)),
     # 4-for-1 split on D3: a source whose close is not split-adjusted, without and with adj_close
     "SPLIT": Listing("equity", "Utilities", "Utilities", "^IDX", (400, 400, 400, 100, 101, 100)),
-    "SPLITB": Listing("equity", "Utilities", "Utilities", "^IDX", (400, 400, 400, 100, 100, 100),
-                      adj_closes=(100, 100, 100, 100, 100, 100)),
+    "SPLITB": Listing(
+        "equity",
+        "Utilities",
+        "Utilities",
+        "^IDX",
+        (400, 400, 400, 100, 100, 100),
+        adj_closes=(100, 100, 100, 100, 100, 100),
+    ),
     # the close drops 30% for one session while adj_close does not move: one of them is wrong
-    "GLITCH": Listing("equity", "Energy", "Oil", "^IDX", (50, 50, 35, 50, 50, 50),
-                      adj_closes=(50, 50, 50, 50, 50, 50)),
+    "GLITCH": Listing(
+        "equity",
+        "Energy",
+        "Oil",
+        "^IDX",
+        (50, 50, 35, 50, 50, 50),
+        adj_closes=(50, 50, 50, 50, 50, 50),
+    ),
 }
 
 
@@ -68,22 +80,34 @@ def _marts(market: dict[str, Listing]) -> tuple[pd.DataFrame, pd.DataFrame]:
         bench = market[listing.benchmark].closes if listing.benchmark else None
         for i, day in enumerate(SESSIONS):
             first = i == 0
-            rows.append({
-                "ticker": ticker, "trade_date": day, "role": listing.role, "exchange": "XNYS",
-                "close_price": listing.closes[i],
-                "previous_trade_date": None if first else SESSIONS[i - 1],
-                "simple_return": None if first else adjusted[i] / adjusted[i - 1] - 1,
-                "raw_close_return":
-                    None if first else listing.closes[i] / listing.closes[i - 1] - 1,
-                "benchmark_ticker": listing.benchmark,
-                "benchmark_return": None if first or bench is None else bench[i] / bench[i - 1] - 1,
-                "is_exchange_session": True, "sessions_spanned": None if first else 1,
-                "market_value_change_usd": None if first or listing.role == "index"
-                else SHARES * (listing.closes[i] - listing.closes[i - 1]),
-            })
+            rows.append(
+                {
+                    "ticker": ticker,
+                    "trade_date": day,
+                    "role": listing.role,
+                    "exchange": "XNYS",
+                    "close_price": listing.closes[i],
+                    "previous_trade_date": None if first else SESSIONS[i - 1],
+                    "simple_return": None if first else adjusted[i] / adjusted[i - 1] - 1,
+                    "raw_close_return": None
+                    if first
+                    else listing.closes[i] / listing.closes[i - 1] - 1,
+                    "benchmark_ticker": listing.benchmark,
+                    "benchmark_return": None
+                    if first or bench is None
+                    else bench[i] / bench[i - 1] - 1,
+                    "is_exchange_session": True,
+                    "sessions_spanned": None if first else 1,
+                    "market_value_change_usd": None
+                    if first or listing.role == "index"
+                    else SHARES * (listing.closes[i] - listing.closes[i - 1]),
+                }
+            )
     securities = pd.DataFrame(
-        [{"ticker": ticker, "sector": listing.sector, "industry": listing.industry}
-         for ticker, listing in market.items()]
+        [
+            {"ticker": ticker, "sector": listing.sector, "industry": listing.industry}
+            for ticker, listing in market.items()
+        ]
     )
     frame = pd.DataFrame(rows).astype({"previous_trade_date": "datetime64[us]"})
     return frame, securities
@@ -111,8 +135,9 @@ class Warehouse:
     def with_marts(self, market: dict[str, Listing]) -> Warehouse:
         with self.connect(write=True) as con:
             con.execute("create schema if not exists marts")
-            for name, frame in zip(("fct_daily_returns", "dim_security"), _marts(market),
-                                   strict=True):
+            for name, frame in zip(
+                ("fct_daily_returns", "dim_security"), _marts(market), strict=True
+            ):
                 con.register("frame", frame)
                 con.execute(f"create or replace table marts.{name} as select * from frame")
                 con.unregister("frame")
@@ -127,8 +152,15 @@ class Warehouse:
             variables["refresh_start"] = refresh_start.isoformat()
         # without marts, the models that classify their moves are left out
         excluded = () if self.has_marts else ("--exclude", "large_moves+")
-        run_dbt(self.path, "run", "--select", *QUALITY_SELECTION, *excluded, dbt_vars=variables,
-                target_dir=self.target)
+        run_dbt(
+            self.path,
+            "run",
+            "--select",
+            *QUALITY_SELECTION,
+            *excluded,
+            dbt_vars=variables,
+            target_dir=self.target,
+        )
         return self
 
     def rows(self, sql: str) -> pd.DataFrame:
@@ -147,8 +179,14 @@ def _warehouse(tmp_path: Path, dbt_target: Path, name: str = "warehouse") -> War
 @pytest.fixture(scope="module")
 def market(tmp_path_factory: pytest.TempPathFactory, dbt_target: Path) -> Iterator[Warehouse]:
     warehouse = _warehouse(tmp_path_factory.mktemp("market"), dbt_target).with_marts(MARKET)
-    splits = pd.DataFrame({"ticker": ["SPLIT", "SPLITB"], "action_date": [D3, D3],
-                           "action_type": "split", "value": 4.0})
+    splits = pd.DataFrame(
+        {
+            "ticker": ["SPLIT", "SPLITB"],
+            "action_date": [D3, D3],
+            "action_type": "split",
+            "value": 4.0,
+        }
+    )
     with warehouse.connect(write=True) as con:
         storage.upsert(con, "corporate_actions", splits, run_id=RUN, source="test")
     yield warehouse.run()
@@ -221,13 +259,15 @@ def test_peers_an_order_of_magnitude_smaller_do_not_make_a_market_event(
 ) -> None:
     # a 100x tick that reverts, on a day two Software peers and the benchmark rose 5-6%
     software = ("equity", "Technology", "Software", "^IDX")
-    warehouse = _warehouse(tmp_path, dbt_target).with_marts({
-        "^IDX": Listing("index", None, None, None, (100, 100, 106, 106, 106, 106)),  # D2 +6%
-        "TICK": Listing(*software, (150, 150, 15_000, 150, 150, 150)),  # D2 +9,900%
-        "PEER1": Listing(*software, (50, 50, 53, 53, 53, 53)),  # D2 +6%
-        "PEER2": Listing(*software, (20, 20, 21, 21, 21, 21)),  # D2 +5%
-        "FAN": Listing(*software, (10, 10, 11.2, 11.2, 11.2, 11.2)),  # D2 +12%: 2x its peers
-    })
+    warehouse = _warehouse(tmp_path, dbt_target).with_marts(
+        {
+            "^IDX": Listing("index", None, None, None, (100, 100, 106, 106, 106, 106)),  # D2 +6%
+            "TICK": Listing(*software, (150, 150, 15_000, 150, 150, 150)),  # D2 +9,900%
+            "PEER1": Listing(*software, (50, 50, 53, 53, 53, 53)),  # D2 +6%
+            "PEER2": Listing(*software, (20, 20, 21, 21, 21, 21)),  # D2 +5%
+            "FAN": Listing(*software, (10, 10, 11.2, 11.2, 11.2, 11.2)),  # D2 +12%: 2x its peers
+        }
+    )
     flags = warehouse.run().flags()
     spike, back = flags[("TICK", D2)], flags[("TICK", D3)]
     assert spike.daily_return == pytest.approx(99.0)
@@ -236,11 +276,11 @@ def test_peers_an_order_of_magnitude_smaller_do_not_make_a_market_event(
     assert (back.check_name, back.classification) == ("large_drop", "suspect_data")
     # a move within peer_move_ratio of its peers' stays their market event
     assert flags[("FAN", D2)].classification == "market_event"
-    assert "3 Software peers moved with it: TICK +9900.0%, PEER1 +6.0%" in flags[
-        ("FAN", D2)].reason
+    assert "3 Software peers moved with it: TICK +9900.0%, PEER1 +6.0%" in flags[("FAN", D2)].reason
     # the ratio is a rule: at 2000x, 9,900% is within the benchmark's 6% again
     assert warehouse.run(peer_move_ratio=2000).flags()[("TICK", D2)].classification == (
-        "market_event")
+        "market_event"
+    )
 
 
 @pytest.mark.parametrize("ticker", ["SPLIT", "SPLITB"])
@@ -263,8 +303,9 @@ def test_a_benchmark_move_or_an_index_of_its_own_is_a_market_event(flags: dict) 
     assert flags[("^SEC", D4)].classification == "market_event"
 
 
-def test_thresholds_are_configurable(market: Warehouse, flags: dict, tmp_path: Path,
-                                     dbt_target: Path) -> None:
+def test_thresholds_are_configurable(
+    market: Warehouse, flags: dict, tmp_path: Path, dbt_target: Path
+) -> None:
     warehouse = _warehouse(tmp_path, dbt_target).with_marts(MARKET)
     strict = warehouse.run(drop_threshold=-0.16, rise_threshold=0.5).flags()
     assert ("CHIP1", D4) in strict and ("CHIP2", D4) not in strict
@@ -280,14 +321,20 @@ def test_market_events_aggregate_the_market_event_flags(market: Warehouse) -> No
     by_scope = events.set_index(["event_date", "scope", "direction"])
     whole_market = by_scope.loc[(pd.Timestamp(D4), "market", "drop")]
     # in scope: the ten equities and ETFs; moving 5%+ down: CHIP1, CHIP2, CHIP3, SECF
-    assert (whole_market.securities_flagged, whole_market.securities_moving,
-            whole_market.securities_in_scope) == (3, 4, 10)
+    assert (
+        whole_market.securities_flagged,
+        whole_market.securities_moving,
+        whole_market.securities_in_scope,
+    ) == (3, 4, 10)
     assert whole_market.breadth == pytest.approx(0.4)
     assert whole_market.value_change_usd == pytest.approx(-SHARES * (17 + 6.1 + 1.2 + 3.15))
     assert whole_market.tickers_moving.startswith("CHIP1 -17.0%, CHIP2 -12.0%")
     technology = by_scope.loc[(pd.Timestamp(D4), "Technology", "drop")]
-    assert (technology.securities_flagged, technology.securities_moving,
-            technology.securities_in_scope) == (2, 3, 4)
+    assert (
+        technology.securities_flagged,
+        technology.securities_moving,
+        technology.securities_in_scope,
+    ) == (2, 3, 4)
     # idiosyncratic, suspect and corporate-action moves make no event
     assert set(events["event_date"]) == {pd.Timestamp(D4)}
 
@@ -306,10 +353,25 @@ def test_the_record_keeps_first_seen_and_never_duplicates(market: Warehouse, fla
 # --- integrity -------------------------------------------------------------------------------
 
 
-def _bar(ticker: str, day: date, open_: float, high: float, low: float, close: float,
-         volume: int | None = 1_000) -> dict:
-    return {"ticker": ticker, "trade_date": day, "open": open_, "high": high, "low": low,
-            "close": close, "adj_close": None, "volume": volume}
+def _bar(
+    ticker: str,
+    day: date,
+    open_: float,
+    high: float,
+    low: float,
+    close: float,
+    volume: int | None = 1_000,
+) -> dict:
+    return {
+        "ticker": ticker,
+        "trade_date": day,
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+        "adj_close": None,
+        "volume": volume,
+    }
 
 
 def _prices(*bars: dict) -> pd.DataFrame:
@@ -317,8 +379,16 @@ def _prices(*bars: dict) -> pd.DataFrame:
 
 
 def _fx(ticker: str, day: date, open_: float, high: float, low: float, close: float) -> dict:
-    return {"ticker": ticker, "rate_date": day, "base_currency": "USD", "quote_currency": "JPY",
-            "open": open_, "high": high, "low": low, "close": close}
+    return {
+        "ticker": ticker,
+        "rate_date": day,
+        "base_currency": "USD",
+        "quote_currency": "JPY",
+        "open": open_,
+        "high": high,
+        "low": low,
+        "close": close,
+    }
 
 
 def _quarantined(warehouse: Warehouse) -> set[tuple[str, str, date]]:
@@ -331,24 +401,44 @@ def test_impossible_bars_are_quarantined_and_fx_range_quirks_are_kept(
 ) -> None:
     warehouse = _warehouse(tmp_path, dbt_target)
     with warehouse.connect(write=True) as con:
-        storage.upsert(con, "daily_prices", _prices(
-            _bar("GOOD", D0, 10, 11, 9, 10.5),
-            _bar("ZERO", D0, 10, 11, 9, 0),
-            _bar("CROSSED", D0, 10, 9, 11, 10),
-            _bar("HIGHCLOSE", D0, 10, 11, 9, 12),
-            _bar("LOWOPEN", D0, 8, 11, 9, 10),
-            _bar("SOLDNEG", D0, 10, 11, 9, 10, volume=-5),
-        ), run_id=RUN, source="test")
-        storage.upsert(con, "fx_rates", pd.DataFrame([
-            _fx("JPY=X", D0, 150.05, 150.0, 149.0, 150.05),  # Yahoo's quirk: kept
-            _fx("JPY=X", D1, 150.0, 149.0, 151.0, 150.0),  # high below low: impossible anywhere
-        ]), run_id=RUN, source="test")
+        storage.upsert(
+            con,
+            "daily_prices",
+            _prices(
+                _bar("GOOD", D0, 10, 11, 9, 10.5),
+                _bar("ZERO", D0, 10, 11, 9, 0),
+                _bar("CROSSED", D0, 10, 9, 11, 10),
+                _bar("HIGHCLOSE", D0, 10, 11, 9, 12),
+                _bar("LOWOPEN", D0, 8, 11, 9, 10),
+                _bar("SOLDNEG", D0, 10, 11, 9, 10, volume=-5),
+            ),
+            run_id=RUN,
+            source="test",
+        )
+        storage.upsert(
+            con,
+            "fx_rates",
+            pd.DataFrame(
+                [
+                    _fx("JPY=X", D0, 150.05, 150.0, 149.0, 150.05),  # Yahoo's quirk: kept
+                    _fx(
+                        "JPY=X", D1, 150.0, 149.0, 151.0, 150.0
+                    ),  # high below low: impossible anywhere
+                ]
+            ),
+            run_id=RUN,
+            source="test",
+        )
     warehouse.run()
     assert _quarantined(warehouse) == {
-        ("ZERO", "non_positive_price", D0), ("ZERO", "close_outside_range", D0),
-        ("CROSSED", "high_below_low", D0), ("CROSSED", "open_outside_range", D0),
-        ("CROSSED", "close_outside_range", D0), ("HIGHCLOSE", "close_outside_range", D0),
-        ("LOWOPEN", "open_outside_range", D0), ("SOLDNEG", "negative_volume", D0),
+        ("ZERO", "non_positive_price", D0),
+        ("ZERO", "close_outside_range", D0),
+        ("CROSSED", "high_below_low", D0),
+        ("CROSSED", "open_outside_range", D0),
+        ("CROSSED", "close_outside_range", D0),
+        ("HIGHCLOSE", "close_outside_range", D0),
+        ("LOWOPEN", "open_outside_range", D0),
+        ("SOLDNEG", "negative_volume", D0),
         ("JPY=X", "high_below_low", D1),
     }
     quirks = warehouse.rows("select * from quality.fx_range_quirks")
@@ -369,22 +459,43 @@ def test_a_one_day_spike_no_market_makes_is_quarantined(tmp_path: Path, dbt_targ
         "LAST": (10, 10, 10, 10, 10, 1000),  # D5 has no next bar yet: judged by the next run
     }
     with warehouse.connect(write=True) as con:
-        storage.upsert(con, "daily_prices", _prices(*(
-            _bar(ticker, day, close, close, close, close)
-            for ticker, series in closes.items()
-            for day, close in zip(SESSIONS, series, strict=True)
-        )), run_id=RUN, source="test")
-        storage.upsert(con, "corporate_actions", pd.DataFrame(
-            {"ticker": ["SPLIT"], "action_date": [D3], "action_type": "split", "value": 4.0}),
-            run_id=RUN, source="test")
-    spikes_sql = ("select ticker, trade_date, detail, first_seen, last_seen "
-                  "from quality.quarantined_prices where reason = 'suspect_spike' order by ticker")
+        storage.upsert(
+            con,
+            "daily_prices",
+            _prices(
+                *(
+                    _bar(ticker, day, close, close, close, close)
+                    for ticker, series in closes.items()
+                    for day, close in zip(SESSIONS, series, strict=True)
+                )
+            ),
+            run_id=RUN,
+            source="test",
+        )
+        storage.upsert(
+            con,
+            "corporate_actions",
+            pd.DataFrame(
+                {"ticker": ["SPLIT"], "action_date": [D3], "action_type": "split", "value": 4.0}
+            ),
+            run_id=RUN,
+            source="test",
+        )
+    spikes_sql = (
+        "select ticker, trade_date, detail, first_seen, last_seen "
+        "from quality.quarantined_prices where reason = 'suspect_spike' order by ticker"
+    )
     spikes = warehouse.run().rows(spikes_sql)
     # SPLIT's D4 is 4x both neighbours, but its next bar's date has no split: it is a spike
     assert [(ticker, day.date()) for ticker, day in spikes[["ticker", "trade_date"]].values] == [
-        ("DIP", D3), ("SPLIT", D4), ("TICK", D2)]
-    assert spikes["detail"][2] == ("price 15000 between 150 on 2025-01-22 and 150 on "
-                                   "2025-01-24: 100.0x off both, a one-day spike")
+        ("DIP", D3),
+        ("SPLIT", D4),
+        ("TICK", D2),
+    ]
+    assert spikes["detail"][2] == (
+        "price 15000 between 150 on 2025-01-22 and 150 on "
+        "2025-01-24: 100.0x off both, a one-day spike"
+    )
     assert "100.0x off both" in spikes["detail"][0]
     # the window's bars only need their neighbours: judged from D3 on, the same D3 and D4
     # spikes, found again; TICK's D2 is before the window and kept as the first run judged it
@@ -395,7 +506,11 @@ def test_a_one_day_spike_no_market_makes_is_quarantined(tmp_path: Path, dbt_targ
     # the factor is a rule: above 100x, none of these is a spike; at 1.5x, WHIPSAW is one
     assert warehouse.run(spike_factor=101).rows(spikes_sql).empty
     assert {ticker for ticker, *_ in _quarantined(warehouse.run(spike_factor=1.5))} == {
-        "TICK", "DIP", "WHIPSAW", "SPLIT"}
+        "TICK",
+        "DIP",
+        "WHIPSAW",
+        "SPLIT",
+    }
     with pytest.raises(ValueError, match="spike_factor"):
         IntegrityRules(spike_factor=1)
 
@@ -405,15 +520,22 @@ def test_a_corrected_bar_is_released_and_a_known_one_keeps_first_seen(
 ) -> None:
     warehouse = _warehouse(tmp_path, dbt_target)
     with warehouse.connect(write=True) as con:
-        storage.upsert(con, "daily_prices", _prices(_bar("AAA", D0, 10, 11, 9, 12),
-                                                    _bar("BBB", D0, 10, 11, 9, 0)),
-                       run_id=RUN, source="test")
-    bad_sql = ("select ticker, first_seen, last_seen from quality.quarantined_prices "
-               "where reason = 'non_positive_price'")
+        storage.upsert(
+            con,
+            "daily_prices",
+            _prices(_bar("AAA", D0, 10, 11, 9, 12), _bar("BBB", D0, 10, 11, 9, 0)),
+            run_id=RUN,
+            source="test",
+        )
+    bad_sql = (
+        "select ticker, first_seen, last_seen from quality.quarantined_prices "
+        "where reason = 'non_positive_price'"
+    )
     first = warehouse.run().rows(bad_sql)
     with warehouse.connect(write=True) as con:
-        storage.upsert(con, "daily_prices", _prices(_bar("AAA", D0, 10, 12, 9, 12)),
-                       run_id=RUN, source="test")
+        storage.upsert(
+            con, "daily_prices", _prices(_bar("AAA", D0, 10, 12, 9, 12)), run_id=RUN, source="test"
+        )
     second = warehouse.run().rows(bad_sql)
     assert second["ticker"].tolist() == ["BBB"]
     assert second["first_seen"].item() == first["first_seen"].item()
@@ -421,18 +543,35 @@ def test_a_corrected_bar_is_released_and_a_known_one_keeps_first_seen(
     assert "AAA" not in {ticker for ticker, *_ in _quarantined(warehouse)}
 
 
-def _load(warehouse: Warehouse, window: tuple[date, date], *bars: dict,
-          failures: tuple[tuple[str, str], ...] = (), run_id: str = RUN) -> None:
+def _load(
+    warehouse: Warehouse,
+    window: tuple[date, date],
+    *bars: dict,
+    failures: tuple[tuple[str, str], ...] = (),
+    run_id: str = RUN,
+) -> None:
     with warehouse.connect(write=True) as con:
         _write_load(con, window, *bars, failures=failures, run_id=run_id)
 
 
-def _write_load(con: duckdb.DuckDBPyConnection, window: tuple[date, date], *bars: dict,
-                failures: tuple[tuple[str, str], ...] = (), run_id: str = RUN) -> None:
+def _write_load(
+    con: duckdb.DuckDBPyConnection,
+    window: tuple[date, date],
+    *bars: dict,
+    failures: tuple[tuple[str, str], ...] = (),
+    run_id: str = RUN,
+) -> None:
     storage.write_load(
-        con, run_id=run_id, asset_key="raw/corporate_actions+raw/daily_prices", source="test",
-        partition_start=window[0], partition_end=window[1], tables={"daily_prices": _prices(*bars)},
-        failures=failures, tickers_requested=25, started_at=datetime.now(UTC),
+        con,
+        run_id=run_id,
+        asset_key="raw/corporate_actions+raw/daily_prices",
+        source="test",
+        partition_start=window[0],
+        partition_end=window[1],
+        tables={"daily_prices": _prices(*bars)},
+        failures=failures,
+        tickers_requested=25,
+        started_at=datetime.now(UTC),
     )
 
 
@@ -467,8 +606,13 @@ def test_a_ticker_spelt_twice_is_a_duplicated_key_and_always_systemic(
     tmp_path: Path, dbt_target: Path
 ) -> None:
     warehouse = _warehouse(tmp_path, dbt_target)
-    _load(warehouse, (D0, D0), *_day_of_bars(D0, bad=0),
-          _bar("nvda ", D0, 10, 11, 9, 10), _bar("NVDA", D0, 10, 11, 9, 10))
+    _load(
+        warehouse,
+        (D0, D0),
+        *_day_of_bars(D0, bad=0),
+        _bar("nvda ", D0, 10, 11, 9, 10),
+        _bar("NVDA", D0, 10, 11, 9, 10),
+    )
     health = _prices_health(warehouse, max_quarantined_share=0.5)
     assert _quarantined(warehouse) == {("nvda ", "duplicate_key", D0)}
     assert health.duplicated_keys == 1 and health.quarantined_share < 0.05
@@ -482,13 +626,25 @@ JAN = {day: date(2025, 1, day) for day in (16, 17, 21, 22, 23, 24)}
 
 
 def _with_sessions(warehouse: Warehouse, *tickers: str) -> Warehouse:
-    securities = pd.DataFrame({"ticker": list(tickers), "name": list(tickers), "role": "equity",
-                               "exchange": "XNYS", "currency": "USD", "benchmark": None})
+    securities = pd.DataFrame(
+        {
+            "ticker": list(tickers),
+            "name": list(tickers),
+            "role": "equity",
+            "exchange": "XNYS",
+            "currency": "USD",
+            "benchmark": None,
+        }
+    )
     with warehouse.connect(write=True) as con:
         storage.replace_reference_rows(con, "securities", securities, run_id=RUN, source="test")
         storage.replace_reference_rows(
-            con, "exchange_sessions", sessions_frame(["XNYS"], date(2025, 1, 1), date(2025, 1, 31)),
-            run_id=RUN, source="test")
+            con,
+            "exchange_sessions",
+            sessions_frame(["XNYS"], date(2025, 1, 1), date(2025, 1, 31)),
+            run_id=RUN,
+            source="test",
+        )
     return warehouse
 
 
@@ -532,9 +688,9 @@ def test_a_stale_run_is_read_back_to_its_start_whatever_the_window(
     days = sessions_frame(["XNYS"], date(2025, 1, 2), date(2025, 1, 31))["session_date"]
     _upsert_prices(warehouse, *(_bar("FROZEN", day, 5, 5, 5, 5) for day in days))
     stale = warehouse.run(refresh_start=date(2025, 1, 30)).rows(
-        "select * from quality.stale_closes")
-    assert stale[["ticker", "trade_date"]].values.tolist() == [
-        ["FROZEN", pd.Timestamp(2025, 1, 2)]]
+        "select * from quality.stale_closes"
+    )
+    assert stale[["ticker", "trade_date"]].values.tolist() == [["FROZEN", pd.Timestamp(2025, 1, 2)]]
 
 
 def test_a_missing_session_is_reported_and_a_holiday_is_not(
@@ -553,14 +709,18 @@ def test_freshness_judges_the_latest_completed_session_at_an_injected_now() -> N
     exchanges = {"AAA": "XNYS", "NEVER": "XNYS", "JPY=X": "FX"}
     loaded = {"AAA": date(2025, 6, 27), "JPY=X": date(2025, 6, 30)}
     # 2025-07-01 00:00 UTC: New York closed Monday 2025-06-30 at 20:00 UTC, London's Monday is over
-    after = {r.exchange: r for r in coverage.freshness(exchanges, loaded,
-                                                       datetime(2025, 7, 1, tzinfo=UTC))}
+    after = {
+        r.exchange: r
+        for r in coverage.freshness(exchanges, loaded, datetime(2025, 7, 1, tzinfo=UTC))
+    }
     assert after["XNYS"].latest_completed_session == date(2025, 6, 30)
     assert after["XNYS"].tickers_behind == (("AAA", date(2025, 6, 27)), ("NEVER", None))
     assert after["FX"].is_fresh
     # 2025-06-30 19:00 UTC, before New York's close: Friday's session is the latest completed
-    before = {r.exchange: r for r in coverage.freshness({"AAA": "XNYS"}, loaded,
-                                                        datetime(2025, 6, 30, 19, tzinfo=UTC))}
+    before = {
+        r.exchange: r
+        for r in coverage.freshness({"AAA": "XNYS"}, loaded, datetime(2025, 6, 30, 19, tzinfo=UTC))
+    }
     assert before["XNYS"].latest_completed_session == date(2025, 6, 27)
     assert before["XNYS"].is_fresh
 
@@ -569,8 +729,13 @@ def test_source_failures_are_those_of_the_latest_load() -> None:
     con = duckdb.connect()
     storage.ensure_schema(con)
     _write_load(con, (D0, D0), _bar("AAA", D0, 10, 11, 9, 10), failures=(("OLD", "timeout"),))
-    _write_load(con, (D1, D1), _bar("AAA", D1, 10, 11, 9, 10),
-                failures=(("ZZZ", "delisted"), ("BBB", "no data")), run_id="run-2")
+    _write_load(
+        con,
+        (D1, D1),
+        _bar("AAA", D1, 10, 11, 9, 10),
+        failures=(("ZZZ", "delisted"), ("BBB", "no data")),
+        run_id="run-2",
+    )
     latest = coverage.latest_load_failures(con, "raw/daily_prices")
     assert latest is not None
     assert (latest.run_id, latest.window) == ("run-2", (D1, D1))

@@ -16,8 +16,9 @@ from tests.dbt_helpers import DBT_PROJECT_DIR
 
 def _dbt_quality_vars() -> dict[str, object]:
     project = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())
-    return {name: value for name, value in project["vars"].items()
-            if name.startswith(DBT_VAR_PREFIX)}
+    return {
+        name: value for name, value in project["vars"].items() if name.startswith(DBT_VAR_PREFIX)
+    }
 
 
 def test_the_dbt_defaults_equal_the_resource_defaults() -> None:

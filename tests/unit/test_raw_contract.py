@@ -44,7 +44,7 @@ def _contract_rows() -> dict[str, tuple[tuple[str, ...], str]]:
     strict=True,
     raises=AssertionError,
     reason="_sources.yml (dbt_project, W2-B) does not declare raw.rejected_corrections nor "
-           "load_log.rows_rejected yet; remove this mark when it does",
+    "load_log.rows_rejected yet; remove this mark when it does",
 )
 def test_dbt_sources_declare_every_raw_table_and_column() -> None:
     expected = {
@@ -66,7 +66,8 @@ def test_the_architecture_contract_names_every_data_column() -> None:
     the table)."""
     unnamed = {
         name: [
-            column for column in spec.value_columns
+            column
+            for column in spec.value_columns
             if not re.search(rf"\b{column}\b", _contract_rows()[name][1])
         ]
         for name, spec in RAW_TABLES.items()

@@ -13,13 +13,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-MODEL_PATH = (Path(__file__).resolve().parents[2] / "dbt_project" / "models" / "intermediate"
-              / "int_event_residual_correlation_groups.py")
+MODEL_PATH = (
+    Path(__file__).resolve().parents[2]
+    / "dbt_project"
+    / "models"
+    / "intermediate"
+    / "int_event_residual_correlation_groups.py"
+)
 TOLERANCE = 1e-12
 
 
 def load_model():
-    spec = importlib.util.spec_from_file_location("int_event_residual_correlation_groups", MODEL_PATH)
+    spec = importlib.util.spec_from_file_location(
+        "int_event_residual_correlation_groups", MODEL_PATH
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -56,29 +63,47 @@ def test_correlation_matrix_is_pandas_pairwise_complete_correlation() -> None:
     assert np.max(np.abs(actual[known] - expected[known])) < TOLERANCE
 
 
-def reference_groups(correlations: np.ndarray, sectors: list[str], industries: list[str]) -> pd.DataFrame:
+def reference_groups(
+    correlations: np.ndarray, sectors: list[str], industries: list[str]
+) -> pd.DataFrame:
     """The pairs one by one, as agg_event_sector_impact used to average them."""
     rows = []
     for i, j in itertools.combinations(range(len(sectors)), 2):
         same_sector = sectors[i] == sectors[j]
-        rows.append({"all": True, "sector": sectors[i] if same_sector else None,
-                     "industry": industries[i] if same_sector and industries[i] == industries[j] else None,
-                     "r": correlations[i, j]})
+        rows.append(
+            {
+                "all": True,
+                "sector": sectors[i] if same_sector else None,
+                "industry": industries[i]
+                if same_sector and industries[i] == industries[j]
+                else None,
+                "r": correlations[i, j],
+            }
+        )
     pairs = pd.DataFrame(rows)
     out = []
-    for level, keys in (("all", []), ("sector", ["sector"]), ("sector_industry", ["sector", "industry"])):
+    for level, keys in (
+        ("all", []),
+        ("sector", ["sector"]),
+        ("sector_industry", ["sector", "industry"]),
+    ):
         firms = pd.DataFrame({"sector": sectors, "industry": industries})
-        for key, group in (firms.groupby(keys) if keys else [((), firms)]):
+        for key, group in firms.groupby(keys) if keys else [((), firms)]:
             key = key if isinstance(key, tuple) else (key,)
             selected = pairs
-            for name, value in zip(keys, key):
+            for name, value in zip(keys, key, strict=True):
                 selected = selected[selected[name] == value]
             r = selected["r"].dropna()
-            out.append({"grouping_level": level,
-                        "sector": key[0] if keys else None,
-                        "industry": key[1] if len(keys) == 2 else None,
-                        "firms": len(group), "avg_residual_correlation": r.mean() if len(r) else np.nan,
-                        "residual_correlation_pairs": len(r)})
+            out.append(
+                {
+                    "grouping_level": level,
+                    "sector": key[0] if keys else None,
+                    "industry": key[1] if len(keys) == 2 else None,
+                    "firms": len(group),
+                    "avg_residual_correlation": r.mean() if len(r) else np.nan,
+                    "residual_correlation_pairs": len(r),
+                }
+            )
     return pd.DataFrame(out)
 
 
@@ -95,11 +120,18 @@ def test_group_averages_are_the_averages_of_the_pairs() -> None:
     joined = expected.merge(actual, on=keys, how="outer", suffixes=("", "_actual"), indicator=True)
     assert (joined["_merge"] == "both").all()
     assert (joined["firms"] == joined["firms_actual"]).all()
-    assert (joined["residual_correlation_pairs"] == joined["residual_correlation_pairs_actual"]).all()
+    assert (
+        joined["residual_correlation_pairs"] == joined["residual_correlation_pairs_actual"]
+    ).all()
     lonely = joined[joined["sector"] == "Lonely"]
     assert lonely["avg_residual_correlation_actual"].isna().all() and (lonely["firms"] == 1).all()
-    assert np.allclose(joined["avg_residual_correlation"], joined["avg_residual_correlation_actual"],
-                       rtol=0, atol=TOLERANCE, equal_nan=True)
+    assert np.allclose(
+        joined["avg_residual_correlation"],
+        joined["avg_residual_correlation_actual"],
+        rtol=0,
+        atol=TOLERANCE,
+        equal_nan=True,
+    )
 
 
 def test_no_firm_gives_no_group() -> None:
@@ -122,12 +154,16 @@ class FakeDbt:
 def residual_rows(event_id: str, seed: int, firms: int = 6) -> pd.DataFrame:
     values, present = residual_panel(seed=seed, days=30, firms=firms)
     day, firm = np.nonzero(present)
-    return pd.DataFrame({
-        "event_id": event_id, "ticker": [f"T{index}" for index in firm],
-        "trade_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(day, unit="D"),
-        "residual": values[day, firm],
-        "sector_group": np.where(firm % 2 == 0, "Even", "Odd"), "industry_group": "Any",
-    })
+    return pd.DataFrame(
+        {
+            "event_id": event_id,
+            "ticker": [f"T{index}" for index in firm],
+            "trade_date": pd.Timestamp("2024-01-01") + pd.to_timedelta(day, unit="D"),
+            "residual": values[day, firm],
+            "sector_group": np.where(firm % 2 == 0, "Even", "Odd"),
+            "industry_group": "Any",
+        }
+    )
 
 
 @pytest.mark.parametrize("change", ["nothing", "rows_reordered", "one_residual", "a_sector"])
@@ -142,15 +178,21 @@ def test_only_new_or_changed_events_are_recomputed(change: str) -> None:
     con.execute("create table correlation_groups as select * from full_frame")
 
     if change == "one_residual":  # by one unit in the last place: builds are bit-identical
-        con.execute("update int_event_estimation_residuals set residual = nextafter(residual, 10) "
-                    "where event_id = 'b' and ticker = 'T5' and trade_date = (select min(trade_date) "
-                    "from int_event_estimation_residuals where event_id = 'b' and ticker = 'T5')")
+        con.execute(
+            "update int_event_estimation_residuals set residual = nextafter(residual, 10) "
+            "where event_id = 'b' and ticker = 'T5' and trade_date = (select min(trade_date) "
+            "from int_event_estimation_residuals where event_id = 'b' and ticker = 'T5')"
+        )
     elif change == "rows_reordered":  # the view's rows come in any order: same inputs
-        con.execute("create or replace table int_event_estimation_residuals as "
-                    "from int_event_estimation_residuals order by trade_date desc, ticker desc")
+        con.execute(
+            "create or replace table int_event_estimation_residuals as "
+            "from int_event_estimation_residuals order by trade_date desc, ticker desc"
+        )
     elif change == "a_sector":
-        con.execute("update int_event_estimation_residuals set sector_group = 'Odd' "
-                    "where event_id = 'b' and ticker = 'T0'")
+        con.execute(
+            "update int_event_estimation_residuals set sector_group = 'Odd' "
+            "where event_id = 'b' and ticker = 'T0'"
+        )
     con.register("new_event", residual_rows("c", 3))
     con.execute("insert into int_event_estimation_residuals select * from new_event")
     incremental = model.model(FakeDbt(con, is_incremental=True), con)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from warehouse import settings
 from orchestration.retries import is_transient
+from warehouse import settings
 from warehouse.sources import (
     SnapshotSource,
     SourceDataError,

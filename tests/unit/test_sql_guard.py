@@ -29,7 +29,9 @@ SECRET = "/etc/passwd"
     ],
 )
 def test_sql_refuses_to_read_files_and_urls(
-    published: Path, capsys: pytest.CaptureFixture[str], query: str  # noqa: F811
+    published: Path,
+    capsys: pytest.CaptureFixture[str],
+    query: str,  # noqa: F811
 ) -> None:
     code, out, err = run(capsys, "sql", query)
     assert (code, out) == (errors.EXIT_REFUSED, "")
@@ -38,7 +40,8 @@ def test_sql_refuses_to_read_files_and_urls(
 
 
 def test_a_file_named_as_a_table_is_not_read(
-    published: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    published: Path,
+    capsys: pytest.CaptureFixture[str],  # noqa: F811
 ) -> None:
     """DuckDB's replacement scan (a path in FROM) is off with file access: the name is no table."""
     code, out, err = run(capsys, "sql", f"SELECT * FROM '{SECRET}'")
@@ -47,7 +50,9 @@ def test_a_file_named_as_a_table_is_not_read(
 
 
 def test_allow_files_lets_a_query_read_a_local_file(
-    published: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path  # noqa: F811
+    published: Path,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     data = tmp_path / "extra.csv"
     data.write_text("ticker,weight\nAAPL,0.5\n")
@@ -57,7 +62,8 @@ def test_allow_files_lets_a_query_read_a_local_file(
 
 
 def test_the_queries_own_settings_cannot_turn_file_access_back_on(
-    published: Path, capsys: pytest.CaptureFixture[str]  # noqa: F811
+    published: Path,
+    capsys: pytest.CaptureFixture[str],  # noqa: F811
 ) -> None:
     code, _, err = run(capsys, "sql", "SET enable_external_access = true; SELECT 1")
     assert code == errors.EXIT_REFUSED and "Refused" in err
@@ -70,7 +76,9 @@ def test_the_queries_own_settings_cannot_turn_file_access_back_on(
 def test_the_console_script_refuses_a_file_read_without_leaking_it(published: Path) -> None:  # noqa: F811
     finished = subprocess.run(
         [sys.executable, "-m", "orchestration.cli", "sql", f"SELECT * FROM read_text('{SECRET}')"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert finished.returncode == errors.EXIT_REFUSED
     assert finished.stdout == "" and "root:" not in finished.stderr

@@ -75,10 +75,12 @@ def test_ensure_schema_is_idempotent_and_declares_every_spec(con: duckdb.DuckDBP
     storage.ensure_schema(con)
     storage.ensure_schema(con)
 
-    primary_keys = dict(con.execute(
-        "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
-        "WHERE schema_name = 'raw' AND constraint_type = 'PRIMARY KEY'"
-    ).fetchall())
+    primary_keys = dict(
+        con.execute(
+            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+            "WHERE schema_name = 'raw' AND constraint_type = 'PRIMARY KEY'"
+        ).fetchall()
+    )
     assert primary_keys == {name: list(spec.key) for name, spec in RAW_TABLES.items()}
     for name, spec in RAW_TABLES.items():
         stored = con.execute(
@@ -89,8 +91,9 @@ def test_ensure_schema_is_idempotent_and_declares_every_spec(con: duckdb.DuckDBP
         assert stored == [(c.name, c.type, c.description) for c in spec.stored_columns]
     schemas = {row[0] for row in con.execute("SELECT schema_name FROM duckdb_schemas()").fetchall()}
     assert {"raw", "quality"} <= schemas
-    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'quality'"
-                       ).fetchone() == (0,)
+    assert con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'quality'"
+    ).fetchone() == (0,)
 
 
 def test_every_data_table_carries_lineage_and_log_tables_do_not():
@@ -114,16 +117,21 @@ def test_ensure_schema_adds_the_columns_a_spec_appended(tmp_path: Path):
         storage.ensure_schema(con)
         # load_log as the previous version created it: without rows_rejected, one load logged
         con.execute("ALTER TABLE raw.load_log DROP COLUMN rows_rejected")
-        con.execute("INSERT INTO raw.load_log (run_id, asset_key, partition_start) "
-                    "VALUES ('old', 'raw/daily_prices', DATE '2024-06-03')")
+        con.execute(
+            "INSERT INTO raw.load_log (run_id, asset_key, partition_start) "
+            "VALUES ('old', 'raw/daily_prices', DATE '2024-06-03')"
+        )
         storage.ensure_schema(con)
         assert con.execute("SELECT run_id, rows_rejected FROM raw.load_log").fetchall() == [
-            ("old", None)]
+            ("old", None)
+        ]
         (comment,) = con.execute(
             "SELECT comment FROM duckdb_columns() WHERE schema_name = 'raw' "
-            "AND table_name = 'load_log' AND column_name = 'rows_rejected'").fetchall()[0]
-        assert comment == next(c.description for c in RAW_TABLES["load_log"].columns
-                               if c.name == "rows_rejected")
+            "AND table_name = 'load_log' AND column_name = 'rows_rejected'"
+        ).fetchall()[0]
+        assert comment == next(
+            c.description for c in RAW_TABLES["load_log"].columns if c.name == "rows_rejected"
+        )
 
 
 def test_a_new_warehouse_is_readable_by_duckdb_1_4(warehouse: Path):
@@ -139,14 +147,19 @@ def test_a_new_warehouse_is_readable_by_duckdb_1_4(warehouse: Path):
 
 
 def test_reloading_identical_rows_changes_nothing(con: duckdb.DuckDBPyConnection):
-    frame = prices(("NVDA", "2024-06-03", 115.0, 114.9), ("NVDA", "2024-06-04", 116.4, None),
-                   ("9984.T", "2024-06-04", 9700.0, None))
+    frame = prices(
+        ("NVDA", "2024-06-03", 115.0, 114.9),
+        ("NVDA", "2024-06-04", 116.4, None),
+        ("9984.T", "2024-06-04", 9700.0, None),
+    )
 
-    first = storage.upsert(con, "daily_prices", frame, run_id="run-1", source="snapshot",
-                           loaded_at=T1)
+    first = storage.upsert(
+        con, "daily_prices", frame, run_id="run-1", source="snapshot", loaded_at=T1
+    )
     stored = contents(con)
-    again = storage.upsert(con, "raw.daily_prices", frame, run_id="run-2", source="yfinance",
-                           loaded_at=T2)
+    again = storage.upsert(
+        con, "raw.daily_prices", frame, run_id="run-2", source="yfinance", loaded_at=T2
+    )
 
     assert first == WriteStats(rows_inserted=3)
     assert again == WriteStats(rows_unchanged=3)
@@ -158,25 +171,42 @@ def test_reloading_identical_rows_changes_nothing(con: duckdb.DuckDBPyConnection
 def test_late_corrections_are_counted_and_written_and_nothing_else_is(
     con: duckdb.DuckDBPyConnection,
 ):
-    storage.upsert(con, "daily_prices", prices(
-        ("A", "2024-06-03", 10.0, 9.5),   # close corrected
-        ("A", "2024-06-04", 11.0, 10.5),  # identical
-        ("B", "2024-06-03", 20.0, 19.0),  # adj_close value -> NULL
-        ("B", "2024-06-04", 21.0, None),  # adj_close NULL -> value
-    ), run_id="run-1", source="s", loaded_at=T1)
+    storage.upsert(
+        con,
+        "daily_prices",
+        prices(
+            ("A", "2024-06-03", 10.0, 9.5),  # close corrected
+            ("A", "2024-06-04", 11.0, 10.5),  # identical
+            ("B", "2024-06-03", 20.0, 19.0),  # adj_close value -> NULL
+            ("B", "2024-06-04", 21.0, None),  # adj_close NULL -> value
+        ),
+        run_id="run-1",
+        source="s",
+        loaded_at=T1,
+    )
 
-    stats = storage.upsert(con, "daily_prices", prices(
-        ("A", "2024-06-03", 10.1, 9.5),
-        ("A", "2024-06-04", 11.0, 10.5),
-        ("B", "2024-06-03", 20.0, None),
-        ("B", "2024-06-04", 21.0, 20.0),
-        ("C", "2024-06-04", 30.0, None),  # new
-    ), run_id="run-2", source="s", loaded_at=T2)
+    stats = storage.upsert(
+        con,
+        "daily_prices",
+        prices(
+            ("A", "2024-06-03", 10.1, 9.5),
+            ("A", "2024-06-04", 11.0, 10.5),
+            ("B", "2024-06-03", 20.0, None),
+            ("B", "2024-06-04", 21.0, 20.0),
+            ("C", "2024-06-04", 30.0, None),  # new
+        ),
+        run_id="run-2",
+        source="s",
+        loaded_at=T2,
+    )
 
     assert stats == WriteStats(rows_inserted=1, rows_changed=3, rows_unchanged=1)
-    rows = {(r[0], str(r[1])): r for r in con.execute(
-        "SELECT ticker, trade_date, close, adj_close, run_id, loaded_at FROM raw.daily_prices"
-    ).fetchall()}
+    rows = {
+        (r[0], str(r[1])): r
+        for r in con.execute(
+            "SELECT ticker, trade_date, close, adj_close, run_id, loaded_at FROM raw.daily_prices"
+        ).fetchall()
+    }
     t1, t2 = T1.replace(tzinfo=None), T2.replace(tzinfo=None)
     assert rows[("A", "2024-06-03")][2:] == (10.1, 9.5, "run-2", t2)
     assert rows[("A", "2024-06-04")][2:] == (11.0, 10.5, "run-1", t1)
@@ -187,8 +217,14 @@ def test_late_corrections_are_counted_and_written_and_nothing_else_is(
 
 def test_upsert_runs_in_the_callers_transaction(con: duckdb.DuckDBPyConnection):
     con.begin()
-    storage.upsert(con, "daily_prices", prices(("A", "2024-06-03", 1.0, None)), run_id="r",
-                   source="s", loaded_at=T1)
+    storage.upsert(
+        con,
+        "daily_prices",
+        prices(("A", "2024-06-03", 1.0, None)),
+        run_id="r",
+        source="s",
+        loaded_at=T1,
+    )
     con.rollback()
     assert contents(con) == []
 
@@ -199,17 +235,27 @@ GOOD = prices(("A", "2024-06-03", 1.0, None), ("B", "2024-06-03", 2.0, None))
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
-        (pd.concat([GOOD, GOOD.iloc[:1]]),
-         r"raw\.daily_prices has 1 keys \(ticker, trade_date\) more than once, "
-         r"e\.g\. \('A', '2024-06-03'\) x2"),
-        (GOOD.drop(columns="adj_close").assign(adjusted=1.0),
-         r"raw\.daily_prices .*missing \['adj_close'\]; unexpected \['adjusted'\]"),
-        (GOOD.assign(close=["1.5", "n/a"]),
-         r"raw\.daily_prices has close: 1 non-DOUBLE values \(e\.g\. 'n/a'\)"),
-        (GOOD.assign(ticker=["A", None]),
-         r"raw\.daily_prices has ticker: 1 null or non-VARCHAR values"),
-        (GOOD.assign(trade_date=GOOD["trade_date"].dt.tz_localize("America/New_York")),
-         r"trade_date: timezone-aware timestamps"),
+        (
+            pd.concat([GOOD, GOOD.iloc[:1]]),
+            r"raw\.daily_prices has 1 keys \(ticker, trade_date\) more than once, "
+            r"e\.g\. \('A', '2024-06-03'\) x2",
+        ),
+        (
+            GOOD.drop(columns="adj_close").assign(adjusted=1.0),
+            r"raw\.daily_prices .*missing \['adj_close'\]; unexpected \['adjusted'\]",
+        ),
+        (
+            GOOD.assign(close=["1.5", "n/a"]),
+            r"raw\.daily_prices has close: 1 non-DOUBLE values \(e\.g\. 'n/a'\)",
+        ),
+        (
+            GOOD.assign(ticker=["A", None]),
+            r"raw\.daily_prices has ticker: 1 null or non-VARCHAR values",
+        ),
+        (
+            GOOD.assign(trade_date=GOOD["trade_date"].dt.tz_localize("America/New_York")),
+            r"trade_date: timezone-aware timestamps",
+        ),
     ],
     ids=["duplicate-key", "wrong-columns", "uncastable-value", "null-key", "tz-aware-date"],
 )
@@ -223,32 +269,55 @@ def test_invalid_frames_are_refused_with_the_reason_and_nothing_written(
 
 def test_timestamps_must_say_their_timezone(con: duckdb.DuckDBPyConnection):
     with pytest.raises(ValueError, match="loaded_at must be timezone-aware"):
-        storage.upsert(con, "daily_prices", GOOD, run_id="r", source="s",
-                       loaded_at=datetime(2024, 6, 3))
+        storage.upsert(
+            con, "daily_prices", GOOD, run_id="r", source="s", loaded_at=datetime(2024, 6, 3)
+        )
 
 
 def test_exchange_sessions_are_replaced_whole(con: duckdb.DuckDBPyConnection):
-    storage.replace_reference_rows(con, "exchange_sessions", sessions("2024-06-03", "2024-06-19"),
-                                   run_id="r1", source="exchange_calendars", loaded_at=T1)
+    storage.replace_reference_rows(
+        con,
+        "exchange_sessions",
+        sessions("2024-06-03", "2024-06-19"),
+        run_id="r1",
+        source="exchange_calendars",
+        loaded_at=T1,
+    )
     # 2024-06-19 (Juneteenth) was a calendar error: the corrected calendar no longer lists it.
     stats = storage.replace_reference_rows(
-        con, "exchange_sessions", sessions("2024-06-03", "2024-06-20"),
-        run_id="r2", source="exchange_calendars", loaded_at=T2,
+        con,
+        "exchange_sessions",
+        sessions("2024-06-03", "2024-06-20"),
+        run_id="r2",
+        source="exchange_calendars",
+        loaded_at=T2,
     )
     assert stats == WriteStats(rows_inserted=1, rows_unchanged=1, rows_deleted=1)
     assert [row[:2] for row in contents(con, "exchange_sessions")] == [
-        ("XNYS", date(2024, 6, 3)), ("XNYS", date(2024, 6, 20))]
+        ("XNYS", date(2024, 6, 3)),
+        ("XNYS", date(2024, 6, 20)),
+    ]
 
 
 def test_securities_keep_tickers_dropped_from_the_universe(con: duckdb.DuckDBPyConnection):
     def universe(*tickers: str) -> pd.DataFrame:
-        return pd.DataFrame({"ticker": tickers, "name": "n", "role": "equity",
-                             "exchange": "XNAS", "currency": "USD", "benchmark": "^GSPC"})
+        return pd.DataFrame(
+            {
+                "ticker": tickers,
+                "name": "n",
+                "role": "equity",
+                "exchange": "XNAS",
+                "currency": "USD",
+                "benchmark": "^GSPC",
+            }
+        )
 
-    storage.replace_reference_rows(con, "securities", universe("AMD", "ARM"), run_id="r1",
-                                   source="universe")
-    stats = storage.replace_reference_rows(con, "securities", universe("AMD"), run_id="r2",
-                                           source="universe")
+    storage.replace_reference_rows(
+        con, "securities", universe("AMD", "ARM"), run_id="r1", source="universe"
+    )
+    stats = storage.replace_reference_rows(
+        con, "securities", universe("AMD"), run_id="r2", source="universe"
+    )
     assert stats == WriteStats(rows_unchanged=1)
     assert [row[0] for row in contents(con, "securities")] == ["AMD", "ARM"]
 
@@ -271,10 +340,19 @@ def load(target: Path | duckdb.DuckDBPyConnection, **overrides: object) -> stora
         partition_start=date(2024, 6, 3),
         partition_end=date(2024, 6, 4),
         tables={
-            "daily_prices": prices(("A", "2024-06-03", 1.0, None), ("A", "2024-06-04", 2.0, None),
-                                   ("B", "2024-06-04", 3.0, None)),
-            "corporate_actions": pd.DataFrame({"ticker": ["A"], "action_date": ["2024-06-04"],
-                                               "action_type": ["split"], "value": [10.0]}),
+            "daily_prices": prices(
+                ("A", "2024-06-03", 1.0, None),
+                ("A", "2024-06-04", 2.0, None),
+                ("B", "2024-06-04", 3.0, None),
+            ),
+            "corporate_actions": pd.DataFrame(
+                {
+                    "ticker": ["A"],
+                    "action_date": ["2024-06-04"],
+                    "action_type": ["split"],
+                    "value": [10.0],
+                }
+            ),
         },
         failures=[Failure("C", "no data"), ("D", "HTTP 404"), Failure("C", "delisted?")],
         tickers_requested=4,
@@ -286,12 +364,16 @@ def load(target: Path | duckdb.DuckDBPyConnection, **overrides: object) -> stora
 def test_write_load_writes_tables_log_and_failures(warehouse: Path):
     report = load(warehouse)
 
-    assert report.tables == {"daily_prices": WriteStats(rows_inserted=3),
-                             "corporate_actions": WriteStats(rows_inserted=1)}
+    assert report.tables == {
+        "daily_prices": WriteStats(rows_inserted=3),
+        "corporate_actions": WriteStats(rows_inserted=1),
+    }
     assert report.totals == WriteStats(rows_inserted=4)
     assert (report.tickers_requested, report.tickers_loaded, report.tickers_failed) == (4, 2, 2)
     assert [(f.ticker, f.reason) for f in report.failures] == [
-        ("C", "no data; delisted?"), ("D", "HTTP 404")]
+        ("C", "no data; delisted?"),
+        ("D", "HTTP 404"),
+    ]
     with closing(storage.connect(warehouse, read_only=True)) as con:
         logged = storage.latest_load(con, "raw/daily_prices")
         failures = con.execute(
@@ -301,20 +383,37 @@ def test_write_load_writes_tables_log_and_failures(warehouse: Path):
         counts = storage.table_row_counts(con)
     assert logged is not None
     assert logged | {"finished_at": None} == {
-        "run_id": "run-1", "asset_key": "raw/daily_prices", "partition_start": date(2024, 6, 3),
-        "source": "snapshot", "partition_end": date(2024, 6, 4),
-        "started_at": T1.replace(tzinfo=None), "finished_at": None,
-        "tickers_requested": 4, "tickers_loaded": 2, "tickers_failed": 2,
-        "failures": [{"ticker": "C", "reason": "no data; delisted?"},
-                     {"ticker": "D", "reason": "HTTP 404"}],
-        "rows_written": 4, "rows_inserted": 4, "rows_changed": 0, "rows_unchanged": 0,
+        "run_id": "run-1",
+        "asset_key": "raw/daily_prices",
+        "partition_start": date(2024, 6, 3),
+        "source": "snapshot",
+        "partition_end": date(2024, 6, 4),
+        "started_at": T1.replace(tzinfo=None),
+        "finished_at": None,
+        "tickers_requested": 4,
+        "tickers_loaded": 2,
+        "tickers_failed": 2,
+        "failures": [
+            {"ticker": "C", "reason": "no data; delisted?"},
+            {"ticker": "D", "reason": "HTTP 404"},
+        ],
+        "rows_written": 4,
+        "rows_inserted": 4,
+        "rows_changed": 0,
+        "rows_unchanged": 0,
         "rows_rejected": 0,
     }
     assert logged["finished_at"] >= logged["started_at"]
-    assert failures == [("run-1", "raw/daily_prices", date(2024, 6, 3), "C", "no data; delisted?"),
-                        ("run-1", "raw/daily_prices", date(2024, 6, 3), "D", "HTTP 404")]
+    assert failures == [
+        ("run-1", "raw/daily_prices", date(2024, 6, 3), "C", "no data; delisted?"),
+        ("run-1", "raw/daily_prices", date(2024, 6, 3), "D", "HTTP 404"),
+    ]
     assert counts == dict.fromkeys(RAW_TABLES, 0) | {
-        "daily_prices": 3, "corporate_actions": 1, "load_log": 1, "load_failures": 2}
+        "daily_prices": 3,
+        "corporate_actions": 1,
+        "load_log": 1,
+        "load_failures": 2,
+    }
 
 
 def test_writing_a_load_again_replaces_its_log_row_and_failures(con: duckdb.DuckDBPyConnection):
@@ -331,30 +430,44 @@ def test_writing_a_load_again_replaces_its_log_row_and_failures(con: duckdb.Duck
 
 def test_a_bad_correction_never_replaces_a_good_stored_bar(con: duckdb.DuckDBPyConnection):
     load(con)  # A 1.0 and 2.0, B 3.0: all good
-    bad = prices(("A", "2024-06-03", -1.0, None),  # a negative close over a good bar: rejected
-                 ("A", "2024-06-04", 2.5, None),  # a good correction: applied
-                 ("B", "2024-06-04", 3.0, None),  # unchanged
-                 ("B", "2024-06-05", -4.0, None))  # a new bad bar: written, the quarantine's job
+    bad = prices(
+        ("A", "2024-06-03", -1.0, None),  # a negative close over a good bar: rejected
+        ("A", "2024-06-04", 2.5, None),  # a good correction: applied
+        ("B", "2024-06-04", 3.0, None),  # unchanged
+        ("B", "2024-06-05", -4.0, None),
+    )  # a new bad bar: written, the quarantine's job
     bad.loc[2, "high"] = 2.0  # B's re-delivered high below its low: rejected too
     report = load(con, run_id="run-2", tables={"daily_prices": bad})
 
-    assert report.tables["daily_prices"] == WriteStats(rows_inserted=1, rows_changed=1,
-                                                       rows_rejected=2)
+    assert report.tables["daily_prices"] == WriteStats(
+        rows_inserted=1, rows_changed=1, rows_rejected=2
+    )
     stored = {(row[0], str(row[1])): row[5] for row in contents(con)}
-    assert stored == {("A", "2024-06-03"): 1.0, ("A", "2024-06-04"): 2.5,
-                      ("B", "2024-06-04"): 3.0, ("B", "2024-06-05"): -4.0}
+    assert stored == {
+        ("A", "2024-06-03"): 1.0,
+        ("A", "2024-06-04"): 2.5,
+        ("B", "2024-06-04"): 3.0,
+        ("B", "2024-06-05"): -4.0,
+    }
     rejected = con.execute(
         "SELECT run_id, table_name, ticker, trade_date, reason, rejected ->> 'close', "
         "kept ->> 'close', kept ->> 'high' FROM raw.rejected_corrections ORDER BY ticker"
     ).fetchall()
     assert [row[:4] for row in rejected] == [
         ("run-2", "raw.daily_prices", "A", date(2024, 6, 3)),
-        ("run-2", "raw.daily_prices", "B", date(2024, 6, 4))]
-    assert rejected[0][4:] == ("non_positive_price: open -1, high -1, low -1, close -1, "
-                               "adj_close null", "-1.0", "1.0", "1.0")
-    assert rejected[1][4] == ("close_outside_range: open 3, high 2, low 3, close 3; "
-                              "high_below_low: open 3, high 2, low 3, close 3; "
-                              "open_outside_range: open 3, high 2, low 3, close 3")
+        ("run-2", "raw.daily_prices", "B", date(2024, 6, 4)),
+    ]
+    assert rejected[0][4:] == (
+        "non_positive_price: open -1, high -1, low -1, close -1, adj_close null",
+        "-1.0",
+        "1.0",
+        "1.0",
+    )
+    assert rejected[1][4] == (
+        "close_outside_range: open 3, high 2, low 3, close 3; "
+        "high_below_low: open 3, high 2, low 3, close 3; "
+        "open_outside_range: open 3, high 2, low 3, close 3"
+    )
     logged = storage.latest_load(con, "raw/daily_prices")
     assert logged is not None
     assert (logged["rows_written"], logged["rows_changed"], logged["rows_rejected"]) == (2, 1, 2)
@@ -375,55 +488,87 @@ def test_a_spike_over_a_good_bar_is_rejected_and_a_restatement_is_not(
     # the spike is judged against the delivered 06-06, 10.5: 95.2x off both
     assert report.tables["daily_prices"] == WriteStats(rows_changed=1, rows_rejected=1)
     assert [row[5] for row in contents(con)] == [10.0, 10.0, 10.0, 10.5, 10.0]
-    assert con.execute("SELECT reason FROM raw.rejected_corrections").fetchall() == [(
-        "suspect_spike: price 1000 between 10 on 2024-06-04 and 10.5 on 2024-06-06: 95.2x off "
-        "both, a one-day spike",)]
+    assert con.execute("SELECT reason FROM raw.rejected_corrections").fetchall() == [
+        (
+            "suspect_spike: price 1000 between 10 on 2024-06-04 and 10.5 on 2024-06-06: 95.2x off "
+            "both, a one-day spike",
+        )
+    ]
     # the factor is the quarantine's rule: at 100x, 95.2x is no spike
     assert load(con, run_id="run-3", tables={"daily_prices": spike}, spike_factor=100.0).tables[
-        "daily_prices"] == WriteStats(rows_changed=1, rows_unchanged=1)
+        "daily_prices"
+    ] == WriteStats(rows_changed=1, rows_unchanged=1)
     # a whole history restated at once (a 4-for-1 split) has no spike: its neighbours move with it
     restated = prices(*((("A", day, 10.0 / 4, None)) for day in days))
     assert load(con, run_id="run-4", tables={"daily_prices": restated}).tables[
-        "daily_prices"] == WriteStats(rows_changed=5)
+        "daily_prices"
+    ] == WriteStats(rows_changed=5)
 
 
 def test_a_bad_fx_correction_is_rejected_and_the_fx_range_quirk_is_not(
     con: duckdb.DuckDBPyConnection,
 ):
     def quotes(close: float) -> pd.DataFrame:
-        return pd.DataFrame({"ticker": ["JPY=X"], "rate_date": [date(2024, 6, 3)],
-                             "base_currency": ["USD"], "quote_currency": ["JPY"],
-                             "open": [close], "high": [156.0], "low": [155.0], "close": [close]})
+        return pd.DataFrame(
+            {
+                "ticker": ["JPY=X"],
+                "rate_date": [date(2024, 6, 3)],
+                "base_currency": ["USD"],
+                "quote_currency": ["JPY"],
+                "open": [close],
+                "high": [156.0],
+                "low": [155.0],
+                "close": [close],
+            }
+        )
 
     load(con, tables={"fx_rates": quotes(155.5)})
     # a close above the high is Yahoo's FX quirk, a possible quote: the correction is applied
     assert load(con, tables={"fx_rates": quotes(156.01)}).tables["fx_rates"] == WriteStats(
-        rows_changed=1)
+        rows_changed=1
+    )
     assert load(con, tables={"fx_rates": quotes(0.0)}).tables["fx_rates"] == WriteStats(
-        rows_rejected=1)
+        rows_rejected=1
+    )
     assert contents(con, "fx_rates")[0][7] == 156.01
     assert con.execute("SELECT table_name, reason FROM raw.rejected_corrections").fetchall() == [
-        ("raw.fx_rates", "non_positive_price: open 0, high 156, low 155, close 0, adj_close null")]
+        ("raw.fx_rates", "non_positive_price: open 0, high 156, low 155, close 0, adj_close null")
+    ]
 
 
 def _fail_second_table(target: Path | duckdb.DuckDBPyConnection, _: pytest.MonkeyPatch) -> None:
-    load(target, run_id="run-2", tables={
-        "daily_prices": prices(("A", "2024-06-04", 2.5, None), ("B", "2024-06-05", 4.0, None)),
-        "corporate_actions": pd.DataFrame({"ticker": ["A"], "action_date": ["2024-06-04"],
-                                           "action_type": ["split"], "value": ["ten"]}),
-    })
+    load(
+        target,
+        run_id="run-2",
+        tables={
+            "daily_prices": prices(("A", "2024-06-04", 2.5, None), ("B", "2024-06-05", 4.0, None)),
+            "corporate_actions": pd.DataFrame(
+                {
+                    "ticker": ["A"],
+                    "action_date": ["2024-06-04"],
+                    "action_type": ["split"],
+                    "value": ["ten"],
+                }
+            ),
+        },
+    )
 
 
-def _fail_writing_the_log(target: Path | duckdb.DuckDBPyConnection,
-                          monkeypatch: pytest.MonkeyPatch) -> None:
+def _fail_writing_the_log(
+    target: Path | duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def broken_log(*args: object, **kwargs: object) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr("warehouse.storage.loads._log_load", broken_log)
-    load(target, run_id="run-2", tables={
-        "daily_prices": prices(("A", "2024-06-04", 2.5, None), ("B", "2024-06-05", 4.0, None)),
-        "exchange_sessions": sessions("2024-06-05"),
-    })
+    load(
+        target,
+        run_id="run-2",
+        tables={
+            "daily_prices": prices(("A", "2024-06-04", 2.5, None), ("B", "2024-06-05", 4.0, None)),
+            "exchange_sessions": sessions("2024-06-05"),
+        },
+    )
 
 
 @pytest.mark.parametrize(
@@ -437,8 +582,13 @@ def test_a_load_failing_part_way_leaves_the_warehouse_as_it_was(
 ):
     load(warehouse)
     with closing(storage.connect(warehouse)) as con:
-        storage.replace_reference_rows(con, "exchange_sessions", sessions("2024-06-04"),
-                                       run_id="run-1", source="exchange_calendars")
+        storage.replace_reference_rows(
+            con,
+            "exchange_sessions",
+            sessions("2024-06-04"),
+            run_id="run-1",
+            source="exchange_calendars",
+        )
         before = all_contents(con)
 
         with pytest.raises(error):
@@ -482,8 +632,12 @@ sys.stdin.read()
 @contextmanager
 def held_by_another_process(path: Path, mode: str) -> Iterator[subprocess.Popen[str]]:
     """A real second process that keeps the file open until its stdin is closed."""
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(path), mode],
-                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(path), mode],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdin is not None and process.stdout is not None
     try:
         assert process.stdout.readline().strip() == "holding"
@@ -493,8 +647,9 @@ def held_by_another_process(path: Path, mode: str) -> Iterator[subprocess.Popen[
         process.wait(timeout=10)
 
 
-@pytest.mark.parametrize(("holder", "read_only"), [
-    ("read-write", False), ("read-only", False), ("read-write", True)])
+@pytest.mark.parametrize(
+    ("holder", "read_only"), [("read-write", False), ("read-only", False), ("read-write", True)]
+)
 def test_a_file_held_by_another_process_names_the_file_and_process(
     warehouse: Path, holder: str, read_only: bool
 ):
@@ -535,9 +690,7 @@ def _truncated(path: Path) -> None:
 
 @pytest.mark.parametrize("damage", [_garbage, _empty, _truncated])
 @pytest.mark.parametrize("read_only", [False, True])
-def test_an_unreadable_file_is_reported_and_left_untouched(
-    tmp_path: Path, damage, read_only: bool
-):
+def test_an_unreadable_file_is_reported_and_left_untouched(tmp_path: Path, damage, read_only: bool):
     path = tmp_path / "market.duckdb"
     damage(path)
     original = path.read_bytes()

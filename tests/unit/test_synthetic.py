@@ -26,7 +26,9 @@ SUB_UNIT_TICK = 0.0001  # divides every tick used under one currency unit
 def summary(tmp_path_factory: pytest.TempPathFactory) -> SnapshotSummary:
     # A high split rate so that a universe this small has several splits to check.
     out_dir = tmp_path_factory.mktemp("synthetic")
-    return generate_snapshot(out_dir, n_tickers=60, years=2, end=END, seed=7, splits_per_1000_ticker_years=150)
+    return generate_snapshot(
+        out_dir, n_tickers=60, years=2, end=END, seed=7, splits_per_1000_ticker_years=150
+    )
 
 
 def _read(summary: SnapshotSummary, name: str, **options: object) -> pd.DataFrame:
@@ -41,7 +43,9 @@ def universe(summary: SnapshotSummary) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def prices(summary: SnapshotSummary, universe: pd.DataFrame) -> pd.DataFrame:
     frame = _read(summary, "prices.csv", parse_dates=["date"])
-    return frame.merge(universe[["ticker", "role", "exchange", "currency"]], on="ticker", how="left")
+    return frame.merge(
+        universe[["ticker", "role", "exchange", "currency"]], on="ticker", how="left"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +77,9 @@ def test_same_seed_writes_identical_files_and_another_seed_does_not(tmp_path: Pa
 def test_headers_match_the_bundled_snapshot(summary: SnapshotSummary) -> None:
     for name in ("prices.csv", "fundamentals.csv", "shares_outstanding.csv", "actions.csv"):
         assert _header(summary.out_dir / name) == _header(BUNDLED_SNAPSHOT / name), name
-    assert _header(summary.out_dir / "universe.csv") == _header(REPO_ROOT / "warehouse" / "universe.csv")
+    assert _header(summary.out_dir / "universe.csv") == _header(
+        REPO_ROOT / "warehouse" / "universe.csv"
+    )
     assert "synthetic" in (summary.out_dir / "SOURCES.md").read_text().lower()
 
 
@@ -83,7 +89,9 @@ def test_summary_counts_what_was_written(
     assert summary.price_rows == len(prices)
     assert summary.splits == (actions["action"] == "split").sum() > 0
     assert summary.dividends == (actions["action"] == "dividend").sum() > 0
-    assert summary.file_bytes == {name: (summary.out_dir / name).stat().st_size for name in OUTPUT_FILES}
+    assert summary.file_bytes == {
+        name: (summary.out_dir / name).stat().st_size for name in OUTPUT_FILES
+    }
 
 
 def test_universe_passes_the_warehouse_validation(
@@ -93,7 +101,11 @@ def test_universe_passes_the_warehouse_validation(
 
     assert len(loaded.equities()) == 60
     assert {security.exchange for security in loaded.equities()} == {"XNYS", "XNAS", "XTKS", "XETR"}
-    assert {security.ticker for security in loaded.by_role("index")} == {"^SYNUS", "^SYNJP", "^SYNDE"}
+    assert {security.ticker for security in loaded.by_role("index")} == {
+        "^SYNUS",
+        "^SYNJP",
+        "^SYNDE",
+    }
     assert {security.ticker for security in loaded.fx_pairs()} == {"JPY=X", "EURUSD=X"}
     assert set(prices["ticker"]) == set(universe["ticker"])
 
@@ -139,7 +151,9 @@ def test_splits_are_back_adjusted_like_yahoo_and_share_counts_are_not(
     assert set(splits["value"]) <= {2.0, 3.0, 4.0, 10.0}
     for split in splits.itertuples():
         series = _series(prices, split.ticker)
-        later = splits[(splits["ticker"] == split.ticker) & (splits["date"] > split.date)]["value"].prod()
+        later = splits[(splits["ticker"] == split.ticker) & (splits["date"] > split.date)][
+            "value"
+        ].prod()
         before, on = series.loc[: split.date].iloc[-2], series.loc[split.date]
 
         # No -50%/-75% jump: prices before the split are divided by the ratio.
@@ -150,11 +164,15 @@ def test_splits_are_back_adjusted_like_yahoo_and_share_counts_are_not(
         assert traded / tick == pytest.approx(round(traded / tick), abs=1e-6)
 
         # Share counts stay as reported: the first after the split is about ratio x the last before.
-        ticker_counts = counts[counts["ticker"] == split.ticker].set_index("as_of")["shares_outstanding"]
+        ticker_counts = counts[counts["ticker"] == split.ticker].set_index("as_of")[
+            "shares_outstanding"
+        ]
         count_before = ticker_counts.loc[: split.date - pd.Timedelta(days=1)]
         count_after = ticker_counts.loc[split.date :]
         if len(count_before) and len(count_after):
-            assert count_after.iloc[0] / count_before.iloc[-1] == pytest.approx(split.value, rel=0.1)
+            assert count_after.iloc[0] / count_before.iloc[-1] == pytest.approx(
+                split.value, rel=0.1
+            )
 
 
 def test_adj_close_steps_by_each_dividend(prices: pd.DataFrame, actions: pd.DataFrame) -> None:
@@ -164,16 +182,22 @@ def test_adj_close_steps_by_each_dividend(prices: pd.DataFrame, actions: pd.Data
         factor = series["adj_close"] / series["close"]
         position = series.index.get_loc(dividend.date)
         step = factor.iloc[position - 1] / factor.iloc[position]
-        assert step == pytest.approx(1 - dividend.value / series["close"].iloc[position - 1], rel=1e-9)
+        assert step == pytest.approx(
+            1 - dividend.value / series["close"].iloc[position - 1], rel=1e-9
+        )
     for ticker, last_ex_date in dividends.groupby("ticker")["date"].max().items():
         after = _series(prices, ticker).loc[last_ex_date:]
         assert (after["adj_close"] == after["close"]).all()
 
 
-def test_deepseek_shock_hits_semiconductor_names(summary: SnapshotSummary, prices: pd.DataFrame) -> None:
+def test_deepseek_shock_hits_semiconductor_names(
+    summary: SnapshotSummary, prices: pd.DataFrame
+) -> None:
     fundamentals = _read(summary, "fundamentals.csv")
     semiconductors = set(fundamentals.loc[fundamentals["industry"] == "Semiconductors", "ticker"])
-    returns = prices.sort_values("date").groupby("ticker")["adj_close"].pct_change().rename("return")
+    returns = (
+        prices.sort_values("date").groupby("ticker")["adj_close"].pct_change().rename("return")
+    )
     on_the_day = prices.join(returns)
     on_the_day = on_the_day[(on_the_day["date"] == "2025-01-27") & (on_the_day["role"] == "equity")]
 
@@ -190,8 +214,14 @@ def test_market_cap_is_reported_shares_times_traded_close(
     fundamentals = _read(summary, "fundamentals.csv", parse_dates=["as_of"])
     assert (fundamentals["as_of"].dt.month == 12).all()
     # Without a later split, the close in prices.csv is the traded close.
-    unsplit = fundamentals[~fundamentals["ticker"].isin(actions.loc[actions["action"] == "split", "ticker"])]
+    unsplit = fundamentals[
+        ~fundamentals["ticker"].isin(actions.loc[actions["action"] == "split", "ticker"])
+    ]
     closes = prices.set_index(["ticker", "date"])["close"]
-    traded_close = closes.loc[list(zip(unsplit["ticker"], unsplit["as_of"]))].to_numpy()
+    traded_close = closes.loc[
+        list(zip(unsplit["ticker"], unsplit["as_of"], strict=True))
+    ].to_numpy()
     assert len(unsplit) > 0
-    assert np.allclose(unsplit["market_cap"], unsplit["shares_outstanding"] * traded_close, rtol=1e-9, atol=1)
+    assert np.allclose(
+        unsplit["market_cap"], unsplit["shares_outstanding"] * traded_close, rtol=1e-9, atol=1
+    )

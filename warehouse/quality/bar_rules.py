@@ -28,13 +28,22 @@ PRICES_TABLE = "raw.daily_prices"
 # outside a stale [low, high], and the close is the rate the warehouse uses (docs/QUALITY.md).
 BAR_RULES: tuple[tuple[QuarantineReason, str, str], ...] = (
     (QuarantineReason.MISSING_CLOSE, "close is null", "'close is null'"),
-    (QuarantineReason.NON_POSITIVE_PRICE, "least(open, high, low, close, adj_close) <= 0",
-     shown("open", "high", "low", "close", "adj_close")),
+    (
+        QuarantineReason.NON_POSITIVE_PRICE,
+        "least(open, high, low, close, adj_close) <= 0",
+        shown("open", "high", "low", "close", "adj_close"),
+    ),
     (QuarantineReason.HIGH_BELOW_LOW, "high < low", OHLC),
-    (QuarantineReason.OPEN_OUTSIDE_RANGE,
-     f"table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price='open')}", OHLC),
-    (QuarantineReason.CLOSE_OUTSIDE_RANGE,
-     f"table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price='close')}", OHLC),
+    (
+        QuarantineReason.OPEN_OUTSIDE_RANGE,
+        f"table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price='open')}",
+        OHLC,
+    ),
+    (
+        QuarantineReason.CLOSE_OUTSIDE_RANGE,
+        f"table_name = '{PRICES_TABLE}' and {_OUTSIDE_RANGE.format(price='close')}",
+        OHLC,
+    ),
     (QuarantineReason.NEGATIVE_VOLUME, "volume < 0", "'volume ' || volume"),
 )
 
@@ -47,18 +56,23 @@ def is_spike(price: str, previous: str, following: str) -> str:
     """SQL: ``price`` is at least ``$spike_factor`` times above, or below, BOTH neighbouring
     prices: it jumped and came back the next session. No market does that; a decimal slip or a
     unit change does."""
-    return (f"({price} >= $spike_factor * greatest({previous}, {following}) "
-            f"or {price} * $spike_factor <= least({previous}, {following}))")
+    return (
+        f"({price} >= $spike_factor * greatest({previous}, {following}) "
+        f"or {price} * $spike_factor <= least({previous}, {following}))"
+    )
 
 
-def spike_detail(price: str, previous: str, previous_date: str, following: str,
-                 following_date: str) -> str:
+def spike_detail(
+    price: str, previous: str, previous_date: str, following: str, following_date: str
+) -> str:
     """SQL text of a spike's evidence, e.g. 'price 15000 between 150 on 2025-01-22 and 150 on
     2025-01-24: 100.0x off both, a one-day spike'."""
-    return (f"printf('price %.8g between %.8g on %s and %.8g on %s: %.1fx off both, a one-day "
-            f"spike', {price}, {previous}, {previous_date}, {following}, {following_date}, "
-            f"greatest(least({price} / {previous}, {price} / {following}), "
-            f"least({previous} / {price}, {following} / {price})))")
+    return (
+        f"printf('price %.8g between %.8g on %s and %.8g on %s: %.1fx off both, a one-day "
+        f"spike', {price}, {previous}, {previous_date}, {following}, {following_date}, "
+        f"greatest(least({price} / {previous}, {price} / {following}), "
+        f"least({previous} / {price}, {following} / {price})))"
+    )
 
 
 def outside_range(price: str) -> str:

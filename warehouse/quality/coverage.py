@@ -56,8 +56,11 @@ def freshness(
     for exchange, tickers in sorted(by_exchange.items()):
         latest = latest_completed_session(exchange, now)
         loaded = [last_loaded[ticker] for ticker in tickers if ticker in last_loaded]
-        behind = tuple((ticker, last_loaded.get(ticker)) for ticker in tickers
-                       if last_loaded.get(ticker) is None or last_loaded[ticker] < latest)
+        behind = tuple(
+            (ticker, last_loaded.get(ticker))
+            for ticker in tickers
+            if last_loaded.get(ticker) is None or last_loaded[ticker] < latest
+        )
         results.append(
             ExchangeFreshness(exchange, latest, len(tickers), max(loaded, default=None), behind)
         )
@@ -68,7 +71,8 @@ def last_loaded(con: duckdb.DuckDBPyConnection, table_name: str) -> dict[str, da
     """Each ticker's latest bar in one raw price table."""
     date_column = _DATE_COLUMNS[table_name]
     rows = con.execute(
-        f"select ticker, max({date_column}) from {table_name} group by ticker").fetchall()
+        f"select ticker, max({date_column}) from {table_name} group by ticker"
+    ).fetchall()
     return {ticker: last_date for ticker, last_date in rows}
 
 

@@ -115,8 +115,10 @@ def convert(source: Path, target: Path) -> dict:
             "stored_bytes": (target / parquet_name).stat().st_size,
             "stored_sha256": broad.sha256((target / parquet_name).read_bytes()),
         }
-        print(f"{csv_name}: {table.num_rows} rows, {len(data)} -> {files[csv_name]['stored_bytes']}"
-              " bytes, round-trip OK")
+        print(
+            f"{csv_name}: {table.num_rows} rows, {len(data)} -> {files[csv_name]['stored_bytes']}"
+            " bytes, round-trip OK"
+        )
     return files
 
 

@@ -92,9 +92,12 @@ _CAVEAT_FACTOR = re.compile(
 _MARKETCAP = re.compile(r"Marketcap (?P<cap>\d+) / Currentprice (?P<price>[0-9.]+)")
 # Companies with several listed classes; Yahoo's Marketcap is whole-company for each of them.
 COMPANY_CLASSES = {
-    "GOOGL": "Alphabet", "GOOG": "Alphabet",
-    "FOXA": "Fox Corporation", "FOX": "Fox Corporation",
-    "NWSA": "News Corp", "NWS": "News Corp",
+    "GOOGL": "Alphabet",
+    "GOOG": "Alphabet",
+    "FOXA": "Fox Corporation",
+    "FOX": "Fox Corporation",
+    "NWSA": "News Corp",
+    "NWS": "News Corp",
     "BRK-B": "Berkshire Hathaway",
 }
 
@@ -117,35 +120,59 @@ PROPOSED_SPECS: dict[str, TableSpec] = {
             Column("net_income", "DOUBLE", "The quarter's net_income as reported"),
             Column("diluted_eps", "DOUBLE", "The quarter's diluted_eps as reported"),
             Column("fiscal_period", "VARCHAR", "The issuer's fiscal quarter, e.g. Q4 FY2025"),
-            Column("filing_date", "DATE", "Date the 10-Q/10-K (or 6-K/20-F) was filed; null "
-                   "when unknown"),
-            Column("earnings_release_date", "DATE", "Date the quarter's earnings were announced "
-                   "(earnings calendar); null when unknown"),
+            Column(
+                "filing_date",
+                "DATE",
+                "Date the 10-Q/10-K (or 6-K/20-F) was filed; null when unknown",
+            ),
+            Column(
+                "earnings_release_date",
+                "DATE",
+                "Date the quarter's earnings were announced (earnings calendar); null when unknown",
+            ),
             Column("currency", "VARCHAR", "ISO 4217 currency the figures are reported in"),
         ),
         _spec(
             "factor_returns",
             "Daily factor returns (Ken French data library), one row per factor and date",
             ("factor", "factor_date"),
-            Column("factor", "VARCHAR", "mkt_rf, smb, hml, rmw, cma, rf (5-factor 2x3 file) or "
-                   "mom (momentum file)"),
+            Column(
+                "factor",
+                "VARCHAR",
+                "mkt_rf, smb, hml, rmw, cma, rf (5-factor 2x3 file) or mom (momentum file)",
+            ),
             Column("factor_date", "DATE", "US trading date the return is for"),
-            Column("return_pct", "DOUBLE", "Return in PERCENT per day, as published (0.47 = "
-                   "0.47 %); rf is the daily risk-free rate"),
+            Column(
+                "return_pct",
+                "DOUBLE",
+                "Return in PERCENT per day, as published (0.47 = "
+                "0.47 %); rf is the daily risk-free rate",
+            ),
         ),
         _spec(
             "price_bases",
             "What each ticker's stored close is: printed or adjusted, and as of which download",
             ("ticker",),
             _TICKER,
-            Column("close_basis", "VARCHAR", "raw, raw_later_split, spinoff_scaled or "
-                   "split_dividend_adjusted"),
-            Column("has_adj_close", "BOOLEAN", "Whether adj_close carries the source's adjusted "
-                   "close"),
-            Column("raw_return_null_reason", "VARCHAR", "Why no raw close return can be "
-                   "computed; null when it can"),
-            Column("basis_note", "VARCHAR", "The source's own words (price_sources.csv "
-                   "ohlc_adjusted) and the file it came from"),
+            Column(
+                "close_basis",
+                "VARCHAR",
+                "raw, raw_later_split, spinoff_scaled or split_dividend_adjusted",
+            ),
+            Column(
+                "has_adj_close", "BOOLEAN", "Whether adj_close carries the source's adjusted close"
+            ),
+            Column(
+                "raw_return_null_reason",
+                "VARCHAR",
+                "Why no raw close return can be computed; null when it can",
+            ),
+            Column(
+                "basis_note",
+                "VARCHAR",
+                "The source's own words (price_sources.csv "
+                "ohlc_adjusted) and the file it came from",
+            ),
         ),
     )
 }
@@ -222,15 +249,16 @@ def _render_typed(table: pa.Table) -> bytes:
             # Arrow prints 165.0 as "165"; Python's repr, which the CSV holds, as "165.0"
             whole = pc.match_substring_regex(text, r"^-?[0-9]+$")
             text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
-        elif pa.types.is_string(column.type) and pc.any(
-            pc.match_substring_regex(column, r'[",\r\n]')
-        ).as_py():
+        elif (
+            pa.types.is_string(column.type)
+            and pc.any(pc.match_substring_regex(column, r'[",\r\n]')).as_py()
+        ):
             raise ValueError(f"column {name} holds text that needs CSV quoting")
         cells.append(pc.fill_null(text, ""))
     lines = pc.binary_join_element_wise(*cells, ",").combine_chunks()
     lines = pc.binary_join_element_wise(lines, "", "\n")  # "row\n"
-    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset:]
-    data = lines.buffers()[2].to_pybytes()[offsets[0]: offsets[len(lines)]]
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int32)[lines.offset :]
+    data = lines.buffers()[2].to_pybytes()[offsets[0] : offsets[len(lines)]]
     return (",".join(table.column_names) + "\n").encode("utf-8") + data
 
 
@@ -263,9 +291,15 @@ def price_bases(directory: Path | None = None) -> pd.DataFrame:
             "ticker": sources["ticker"],
             "close_basis": basis,
             "has_adj_close": sources["adj_close"].eq("yahoo_adj_close"),
-            "raw_return_null_reason": basis.where(basis != BASIS_ADJUSTED, NO_RAW_RETURN_REASON)
-            .where(basis == BASIS_ADJUSTED, None),
-            "basis_note": text + " | " + sources["source_repo"] + " " + sources["path"] + " @"
+            "raw_return_null_reason": basis.where(
+                basis != BASIS_ADJUSTED, NO_RAW_RETURN_REASON
+            ).where(basis == BASIS_ADJUSTED, None),
+            "basis_note": text
+            + " | "
+            + sources["source_repo"]
+            + " "
+            + sources["path"]
+            + " @"
             + sources["file_commit"],
         }
     )
@@ -336,9 +370,9 @@ def share_basis_check(directory: Path | None = None) -> pd.DataFrame:
 
 def company_keys() -> pd.DataFrame:
     """ticker -> company_key of the multi-class companies; any other ticker is its own company."""
-    return pd.DataFrame(
-        sorted(COMPANY_CLASSES.items()), columns=["ticker", "company_key"]
-    ).astype("str")
+    return pd.DataFrame(sorted(COMPANY_CLASSES.items()), columns=["ticker", "company_key"]).astype(
+        "str"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,7 +403,9 @@ def share_counts(
         as_of_date=pd.to_datetime(frame["as_of"]).astype("datetime64[us]"),
         shares_outstanding=frame["shares_outstanding"].astype("float64"),
         note="DERIVED, not a filed count (Yahoo Marketcap / Currentprice); share basis of "
-        + frame["as_of"] + ": " + frame["source"],
+        + frame["as_of"]
+        + ": "
+        + frame["source"],
     )
     return conform(frame, "shares_outstanding")
 
@@ -384,7 +420,8 @@ def fundamentals(
     caps = _marketcap_inputs(directory)[["ticker", "marketcap"]]
     frame = _only(securities.merge(caps, on="ticker", how="inner"), tickers)
     frame = frame.assign(
-        as_of_date=pd.Timestamp(SHARES_AS_OF), market_cap=frame["marketcap"],
+        as_of_date=pd.Timestamp(SHARES_AS_OF),
+        market_cap=frame["marketcap"],
         name=frame["name"].replace("", None),
     )
     return conform(frame, "fundamentals")
@@ -453,8 +490,9 @@ class HeldOut:
 
 def _read_universe_rows(path: Path) -> list[dict[str, str]]:
     with path.open(newline="", encoding="utf-8") as handle:
-        return [{c: (row[c] or "").strip() for c in UNIVERSE_COLUMNS} for row in csv.DictReader(
-            handle)]
+        return [
+            {c: (row[c] or "").strip() for c in UNIVERSE_COLUMNS} for row in csv.DictReader(handle)
+        ]
 
 
 def union_universe(
@@ -476,8 +514,14 @@ def union_universe(
     rows = _read_universe_rows(Path(universe_path or settings.universe_path()))
     kept = [
         UniverseRow(
-            Security(r["ticker"], r["name"], r["role"], r["exchange"], r["currency"],
-                     r["benchmark"] or None),
+            Security(
+                r["ticker"],
+                r["name"],
+                r["role"],
+                r["exchange"],
+                r["currency"],
+                r["benchmark"] or None,
+            ),
             "warehouse/universe.csv (today's universe, kept unchanged)",
         )
         for r in rows
@@ -491,8 +535,13 @@ def union_universe(
         info = securities.loc[ticker]
         name, exchange_name = _text(info["name"]), _text(info["exchange"])
         if not name:
-            held_out.append(HeldOut(ticker, "securities.csv has no name (not in any S&P 500 "
-                                    "constituents version used) and no exchange row"))
+            held_out.append(
+                HeldOut(
+                    ticker,
+                    "securities.csv has no name (not in any S&P 500 "
+                    "constituents version used) and no exchange row",
+                )
+            )
             continue
         where = f"securities.csv ({info['source']})"
         if exchange_name in EXCHANGE_CODES:
@@ -500,23 +549,34 @@ def union_universe(
             where += f"; exchange {exchange_name!r} -> {exchange}"
         elif sources.at[ticker, "source_repo"] == NASDAQ_100_SOURCE:
             exchange = "XNAS"
-            where += ("; exchange INFERRED XNAS: no row in NothCK sp500_companies.csv, ticker is "
-                      "in the Nasdaq-100 set of dane-anderson/equity-signal-engine (SOURCES.md)")
+            where += (
+                "; exchange INFERRED XNAS: no row in NothCK sp500_companies.csv, ticker is "
+                "in the Nasdaq-100 set of dane-anderson/equity-signal-engine (SOURCES.md)"
+            )
         elif unknown_exchange:
             exchange = unknown_exchange
-            where += (f"; exchange NOT IN DATA: {unknown_exchange} used as calendar proxy only "
-                      "(every broad series has exactly the NYSE sessions), listing to confirm")
+            where += (
+                f"; exchange NOT IN DATA: {unknown_exchange} used as calendar proxy only "
+                "(every broad series has exactly the NYSE sessions), listing to confirm"
+            )
         else:
-            held_out.append(HeldOut(ticker, "no exchange in securities.csv (no row in NothCK "
-                                    "sp500_companies.csv, Dec-2024 S&P 500 list) and not a "
-                                    "Nasdaq-100 source ticker"))
+            held_out.append(
+                HeldOut(
+                    ticker,
+                    "no exchange in securities.csv (no row in NothCK "
+                    "sp500_companies.csv, Dec-2024 S&P 500 list) and not a "
+                    "Nasdaq-100 source ticker",
+                )
+            )
             continue
         role = "etf" if ticker in ETFS else "equity"
-        added.append(UniverseRow(
-            Security(ticker, name, role, exchange, "USD", benchmark),
-            f"market_snapshot_broad: prices {sources.at[ticker, 'source_repo']}; {where}; "
-            "currency USD inferred from the US listing (SOURCES.md)",
-        ))
+        added.append(
+            UniverseRow(
+                Security(ticker, name, role, exchange, "USD", benchmark),
+                f"market_snapshot_broad: prices {sources.at[ticker, 'source_repo']}; {where}; "
+                "currency USD inferred from the US listing (SOURCES.md)",
+            )
+        )
     return kept + added, held_out
 
 
@@ -531,8 +591,9 @@ def universe_csv_text(rows: Sequence[UniverseRow]) -> str:
     writer.writerow([*UNIVERSE_COLUMNS, "provenance"])
     for row in rows:
         s = row.security
-        writer.writerow([s.ticker, s.name, s.role, s.exchange, s.currency, s.benchmark or "",
-                         row.provenance])
+        writer.writerow(
+            [s.ticker, s.name, s.role, s.exchange, s.currency, s.benchmark or "", row.provenance]
+        )
     return buffer.getvalue()
 
 
@@ -542,8 +603,21 @@ def securities_frame(rows: Sequence[UniverseRow]) -> pd.DataFrame:
 
 
 __all__ = [
-    "BROAD_DIR", "PROPOSED_COLUMNS", "PROPOSED_SPECS", "available_date", "company_keys",
-    "factor_returns", "fundamentals", "price_bases", "prices", "quarterly_financials",
-    "render_csv", "securities_frame", "share_basis_check", "share_basis_factors", "share_counts",
-    "union_universe", "universe_csv_text",
+    "BROAD_DIR",
+    "PROPOSED_COLUMNS",
+    "PROPOSED_SPECS",
+    "available_date",
+    "company_keys",
+    "factor_returns",
+    "fundamentals",
+    "price_bases",
+    "prices",
+    "quarterly_financials",
+    "render_csv",
+    "securities_frame",
+    "share_basis_check",
+    "share_basis_factors",
+    "share_counts",
+    "union_universe",
+    "universe_csv_text",
 ]

@@ -144,8 +144,9 @@ def _one_failure_per_ticker(
     for failure in failures:
         ticker, reason = failure if isinstance(failure, tuple) else (failure.ticker, failure.reason)
         reasons.setdefault(str(ticker), []).append(str(reason))
-    return tuple(LoggedFailure(ticker, "; ".join(dict.fromkeys(texts)))
-                 for ticker, texts in reasons.items())
+    return tuple(
+        LoggedFailure(ticker, "; ".join(dict.fromkeys(texts))) for ticker, texts in reasons.items()
+    )
 
 
 def _distinct_tickers(frames: Iterable[pd.DataFrame]) -> int:
@@ -164,8 +165,11 @@ def _log_load(
     source: str,
     started_at: datetime,
 ) -> None:
-    load_key = {"run_id": report.run_id, "asset_key": report.asset_key,
-                "partition_start": report.partition_start}
+    load_key = {
+        "run_id": report.run_id,
+        "asset_key": report.asset_key,
+        "partition_start": report.partition_start,
+    }
     finished_at = utc_naive(datetime.now(UTC), "finished_at")
     totals = report.totals
     log_row = {
@@ -186,18 +190,24 @@ def _log_load(
     }
     log_spec, failures_spec = RAW_TABLES["load_log"], RAW_TABLES["load_failures"]
     failure_rows = pd.DataFrame(
-        [{**load_key, **failure._asdict(), "logged_at": finished_at}
-         for failure in report.failures],
+        [
+            {**load_key, **failure._asdict(), "logged_at": finished_at}
+            for failure in report.failures
+        ],
         columns=list(failures_spec.column_names),
     )
     with incoming_frame(con, log_spec, pd.DataFrame([log_row])) as incoming:
         merge(con, log_spec, incoming, row_lineage={})
     rejected_spec = RAW_TABLES["rejected_corrections"]
     found = [frame for frame in rejected if not frame.empty]
-    rejected_rows = (pd.concat(found, ignore_index=True) if found
-                     else pd.DataFrame(columns=list(REJECTED_COLUMNS)))
+    rejected_rows = (
+        pd.concat(found, ignore_index=True)
+        if found
+        else pd.DataFrame(columns=list(REJECTED_COLUMNS))
+    )
     rejected_rows = rejected_rows.assign(**load_key, logged_at=finished_at)[
-        list(rejected_spec.column_names)]
+        list(rejected_spec.column_names)
+    ]
     # writing the same load again replaces its failures and its rejected corrections
     for spec, rows in ((failures_spec, failure_rows), (rejected_spec, rejected_rows)):
         with incoming_frame(con, spec, rows) as incoming:

@@ -22,8 +22,15 @@ from warehouse.storage.tables import RAW_TABLES, table_spec
 OVERVIEW_SCHEMAS = ("raw", "marts", "quality")
 # The column that dates a table's rows in an overview, by preference; else its first DATE column.
 DATE_COLUMNS = (
-    "trade_date", "session_date", "rate_date", "event_date", "action_date", "as_of_date",
-    "period_end", "date", "partition_start",
+    "trade_date",
+    "session_date",
+    "rate_date",
+    "event_date",
+    "action_date",
+    "as_of_date",
+    "period_end",
+    "date",
+    "partition_start",
 )
 _LOAD_LOG = RAW_TABLES["load_log"].qualified_name
 
@@ -67,8 +74,17 @@ def latest_run_summary(con: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
         return None
     if row is None:
         return None
-    keys = ("run_id", "started_at", "finished_at", "first_day", "last_day", "loads",
-            "tickers_failed", "rows_inserted", "rows_changed")
+    keys = (
+        "run_id",
+        "started_at",
+        "finished_at",
+        "first_day",
+        "last_day",
+        "loads",
+        "tickers_failed",
+        "rows_inserted",
+        "rows_changed",
+    )
     return dict(zip(keys, row, strict=True))
 
 
@@ -89,8 +105,11 @@ def run_load_totals(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, in
 def table_row_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """The exact row count of every raw table; 0 for one not created yet."""
     stored = stored_columns(con)
-    counts = [f"SELECT {literal(name)}, count(*) FROM {spec.qualified_name}"
-              for name, spec in RAW_TABLES.items() if name in stored]
+    counts = [
+        f"SELECT {literal(name)}, count(*) FROM {spec.qualified_name}"
+        for name, spec in RAW_TABLES.items()
+        if name in stored
+    ]
     found = dict(con.execute(" UNION ALL ".join(counts)).fetchall()) if counts else {}
     return {name: int(found.get(name, 0)) for name in RAW_TABLES}
 
@@ -130,17 +149,19 @@ def table_overview(
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
-        "AND schema_name = ? AND table_name = ?",
-        [schema, table],
-    ).fetchone()[0])
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE database_name = current_database() "
+            "AND schema_name = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+    )
 
 
 def _date_column(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str | None:
     dated = [
         name
-        for name, in con.execute(
+        for (name,) in con.execute(
             "SELECT column_name FROM duckdb_columns() WHERE database_name = current_database() "
             "AND schema_name = ? AND table_name = ? AND data_type = 'DATE' ORDER BY column_index",
             [schema, table],

@@ -51,13 +51,14 @@ def _add_new_columns(
     null in the rows written before: a warehouse built by the previous version keeps loading. Any
     other difference is left to _check_stored_table."""
     columns = spec.stored_columns
-    known = [(column.name, column.type) for column in columns[:len(stored)]]
+    known = [(column.name, column.type) for column in columns[: len(stored)]]
     if known != list(stored.items()):
         return
-    for column in columns[len(stored):]:
+    for column in columns[len(stored) :]:
         target = f"{spec.qualified_name}.{ident(column.name)}"
-        con.execute(f"ALTER TABLE {spec.qualified_name} ADD COLUMN {ident(column.name)} "
-                    f"{column.type}")
+        con.execute(
+            f"ALTER TABLE {spec.qualified_name} ADD COLUMN {ident(column.name)} {column.type}"
+        )
         con.execute(f"COMMENT ON COLUMN {target} IS {literal(column.description)}")
 
 

@@ -86,11 +86,17 @@ _SPECS = (
             _TICKER,
             Column("name", "VARCHAR", "Security name"),
             Column("role", "VARCHAR", "equity, etf, index or fx"),
-            Column("exchange", "VARCHAR", "exchange_calendars code (XNYS, XNAS, XTKS, XETR), or FX "
-                   "for 24x5 currency quotes"),
+            Column(
+                "exchange",
+                "VARCHAR",
+                "exchange_calendars code (XNYS, XNAS, XTKS, XETR), or FX for 24x5 currency quotes",
+            ),
             Column("currency", "VARCHAR", "ISO 4217 currency the security is quoted in"),
-            Column("benchmark", "VARCHAR", "Ticker of the universe index it is measured against; "
-                   "null for indexes and fx"),
+            Column(
+                "benchmark",
+                "VARCHAR",
+                "Ticker of the universe index it is measured against; null for indexes and fx",
+            ),
         ),
     ),
     TableSpec(
@@ -100,11 +106,19 @@ _SPECS = (
         columns=(
             _TICKER,
             Column("trade_date", "DATE", "Exchange-local trading date"),
-            *_doubles("Session {name} in the listing currency, on the same basis as close",
-                      "open", "high", "low"),
+            *_doubles(
+                "Session {name} in the listing currency, on the same basis as close",
+                "open",
+                "high",
+                "low",
+            ),
             Column("close", "DOUBLE", "The source's close (split-adjusted for yfinance)"),
-            Column("adj_close", "DOUBLE", "Split- and dividend-adjusted close; null when the "
-                   "source has none (then close is already adjusted, or is an index)"),
+            Column(
+                "adj_close",
+                "DOUBLE",
+                "Split- and dividend-adjusted close; null when the "
+                "source has none (then close is already adjusted, or is an index)",
+            ),
             Column("volume", "BIGINT", "Shares traded; null when the source reports none"),
         ),
         keeps_good_bars=True,
@@ -117,10 +131,16 @@ _SPECS = (
             _TICKER,
             Column("rate_date", "DATE", "Quote date"),
             Column("base_currency", "VARCHAR", "Currency priced: USD for JPY=X, EUR for EURUSD=X"),
-            Column("quote_currency", "VARCHAR", "Currency of the rate: JPY for JPY=X, USD for "
-                   "EURUSD=X"),
-            *_doubles("Session {name}: units of quote_currency per unit of base_currency",
-                      "open", "high", "low", "close"),
+            Column(
+                "quote_currency", "VARCHAR", "Currency of the rate: JPY for JPY=X, USD for EURUSD=X"
+            ),
+            *_doubles(
+                "Session {name}: units of quote_currency per unit of base_currency",
+                "open",
+                "high",
+                "low",
+                "close",
+            ),
         ),
         keeps_good_bars=True,
     ),
@@ -132,8 +152,12 @@ _SPECS = (
             _TICKER,
             Column("action_date", "DATE", "Ex-date, exchange-local"),
             Column("action_type", "VARCHAR", "dividend or split"),
-            Column("value", "DOUBLE", "Dividend per share in the listing currency on the current "
-                   "split basis, or split ratio new/old (10.0 for 10-for-1)"),
+            Column(
+                "value",
+                "DOUBLE",
+                "Dividend per share in the listing currency on the current "
+                "split basis, or split ratio new/old (10.0 for 10-for-1)",
+            ),
         ),
     ),
     TableSpec(
@@ -143,8 +167,9 @@ _SPECS = (
         columns=(
             _TICKER,
             Column("as_of_date", "DATE", "Date the figure was reported for"),
-            Column("shares_outstanding", "DOUBLE", "Shares outstanding as reported, not "
-                   "split-adjusted"),
+            Column(
+                "shares_outstanding", "DOUBLE", "Shares outstanding as reported, not split-adjusted"
+            ),
             Column("note", "VARCHAR", "Share class, split basis and provenance of the figure"),
         ),
     ),
@@ -155,11 +180,20 @@ _SPECS = (
         columns=(
             _TICKER,
             Column("as_of_date", "DATE", "Date the snapshot was taken"),
-            *(Column(name, "VARCHAR", f"The source's {name}")
-              for name in ("name", "sector", "industry", "currency", "exchange")),
-            *_doubles("The source's {name}; null when unknown", "shares_outstanding",
-                      "market_cap", "trailing_pe", "forward_pe", "price_to_book",
-                      "dividend_yield", "beta"),
+            *(
+                Column(name, "VARCHAR", f"The source's {name}")
+                for name in ("name", "sector", "industry", "currency", "exchange")
+            ),
+            *_doubles(
+                "The source's {name}; null when unknown",
+                "shares_outstanding",
+                "market_cap",
+                "trailing_pe",
+                "forward_pe",
+                "price_to_book",
+                "dividend_yield",
+                "beta",
+            ),
         ),
     ),
     TableSpec(
@@ -201,10 +235,15 @@ _SPECS = (
             Column("rows_written", "BIGINT", "Rows inserted or changed"),
             Column("rows_inserted", "BIGINT", "Rows that were new"),
             Column("rows_changed", "BIGINT", "Stored rows whose values changed (late corrections)"),
-            Column("rows_unchanged", "BIGINT", "Rows re-fetched with identical values, not "
-                   "rewritten"),
-            Column("rows_rejected", "BIGINT", "Re-delivered bars that failed the integrity rules "
-                   "and were not written over a stored good bar (raw.rejected_corrections)"),
+            Column(
+                "rows_unchanged", "BIGINT", "Rows re-fetched with identical values, not rewritten"
+            ),
+            Column(
+                "rows_rejected",
+                "BIGINT",
+                "Re-delivered bars that failed the integrity rules "
+                "and were not written over a stored good bar (raw.rejected_corrections)",
+            ),
         ),
         has_lineage=False,
     ),
@@ -227,12 +266,17 @@ _SPECS = (
         key=(*(column.name for column in _LOAD_KEY), "table_name", "ticker", "trade_date"),
         columns=(
             *_LOAD_KEY,
-            Column("table_name", "VARCHAR", "Raw table of the bar: raw.daily_prices or "
-                   "raw.fx_rates"),
+            Column(
+                "table_name", "VARCHAR", "Raw table of the bar: raw.daily_prices or raw.fx_rates"
+            ),
             _TICKER,
             Column("trade_date", "DATE", "Date of the bar (rate_date for raw.fx_rates)"),
-            Column("reason", "VARCHAR", "The integrity rules the delivered bar breaks, with its "
-                   "values, e.g. 'non_positive_price: ... close -118.65 ...'"),
+            Column(
+                "reason",
+                "VARCHAR",
+                "The integrity rules the delivered bar breaks, with its "
+                "values, e.g. 'non_positive_price: ... close -118.65 ...'",
+            ),
             Column("rejected", "JSON", "The delivered values, not written"),
             Column("kept", "JSON", "The stored values, kept"),
             Column("logged_at", "TIMESTAMP", "UTC time the load was written"),

@@ -43,8 +43,9 @@ class WriteStats:
         return self.rows_inserted + self.rows_changed
 
     def __add__(self, other: WriteStats) -> WriteStats:
-        return WriteStats(*(getattr(self, f.name) + getattr(other, f.name)
-                            for f in dataclasses.fields(self)))
+        return WriteStats(
+            *(getattr(self, f.name) + getattr(other, f.name) for f in dataclasses.fields(self))
+        )
 
 
 def upsert(
@@ -118,8 +119,11 @@ def split_bad_corrections(
     values = ", ".join(f"'{c}', {{alias}}.{ident(c)}" for c in spec.value_columns)
     days = SPIKE_NEIGHBOUR_DAYS
     # the price a spike is judged on, as the quarantine judges it (an FX quote has no adj_close)
-    price = ("coalesce({bar}.adj_close, {bar}.close)" if "adj_close" in spec.column_names
-             else "{bar}.close")
+    price = (
+        "coalesce({bar}.adj_close, {bar}.close)"
+        if "adj_close" in spec.column_names
+        else "{bar}.close"
+    )
     # the stored bars the delivered ones do not replace, within a spike's reach of them
     around = f"""(
         SELECT t.* FROM {spec.qualified_name} AS t
@@ -129,7 +133,8 @@ def split_bad_corrections(
             AND NOT EXISTS (SELECT 1 FROM incoming AS s WHERE {_same_key(spec)})
     )"""
     with incoming_frame(con, spec, frame) as incoming:
-        rejected = con.execute(f"""
+        rejected = con.execute(
+            f"""
             WITH incoming AS ({incoming}),
             stored AS (
                 SELECT t.* FROM {spec.qualified_name} AS t
@@ -153,8 +158,15 @@ def split_bad_corrections(
             ),
             spikes AS (
                 SELECT c.ticker, c.trade_date, '{QuarantineReason.SUSPECT_SPIKE}' AS reason,
-                       {spike_detail("c.price", "before.price", "before.trade_date",
-                                     "after.price", "after.trade_date")} AS detail
+                       {
+                spike_detail(
+                    "c.price",
+                    "before.price",
+                    "before.trade_date",
+                    "after.price",
+                    "after.trade_date",
+                )
+            } AS detail
                 FROM corrections AS c
                 ASOF JOIN priced AS before
                     ON before.ticker = c.ticker AND before.trade_date < c.trade_date
@@ -193,13 +205,16 @@ def split_bad_corrections(
             JOIN bad_incoming AS bad ON {same_bar}
             WHERE NOT EXISTS (SELECT 1 FROM bad_stored AS bad WHERE {same_bar})
             ORDER BY ALL
-        """, {"spike_factor": spike_factor}).df()
+        """,
+            {"spike_factor": spike_factor},
+        ).df()
     if rejected.empty:
         return frame, rejected
     date_values = pd.to_datetime(frame[str(spec.date_column)])
     delivered = pd.MultiIndex.from_arrays([frame["ticker"], date_values])
-    refused = pd.MultiIndex.from_arrays([rejected["ticker"],
-                                         pd.to_datetime(rejected["trade_date"])])
+    refused = pd.MultiIndex.from_arrays(
+        [rejected["ticker"], pd.to_datetime(rejected["trade_date"])]
+    )
     return frame[~delivered.isin(refused)], rejected
 
 
@@ -212,11 +227,15 @@ def _as_bars(spec: TableSpec, relation: str, date: str) -> str:
     """A relation of ``spec``'s rows under the column names the bar rules read (an FX quote has
     no adj_close and no volume)."""
     optional = {"adj_close": "DOUBLE", "volume": "BIGINT"}
-    extra = ", ".join(name if name in spec.column_names else f"NULL::{kind} AS {name}"
-                      for name, kind in optional.items())
-    return (f"(SELECT '{spec.qualified_name}' AS table_name, ticker, "
-            f"{date} AS trade_date, open, high, low, close, {extra} "
-            f"FROM {relation}) AS bars")
+    extra = ", ".join(
+        name if name in spec.column_names else f"NULL::{kind} AS {name}"
+        for name, kind in optional.items()
+    )
+    return (
+        f"(SELECT '{spec.qualified_name}' AS table_name, ticker, "
+        f"{date} AS trade_date, open, high, low, close, {extra} "
+        f"FROM {relation}) AS bars"
+    )
 
 
 def data_table_spec(table: str) -> TableSpec:
@@ -250,8 +269,9 @@ def incoming_frame(
     con.register(view, frame)
     try:
         _check_frame_values(con, spec, view)
-        casts = ", ".join(f"CAST({ident(c.name)} AS {c.type}) AS {ident(c.name)}"
-                          for c in spec.columns)
+        casts = ", ".join(
+            f"CAST({ident(c.name)} AS {c.type}) AS {ident(c.name)}" for c in spec.columns
+        )
         incoming = f"SELECT {casts} FROM {view}"
         _check_unique_keys(con, spec, incoming)
         yield incoming
@@ -271,14 +291,17 @@ def _check_frame_columns(spec: TableSpec, frame: pd.DataFrame) -> None:
     }
     if any(problems.values()):
         found = "; ".join(f"{kind} {names}" for kind, names in problems.items() if names)
-        raise InvalidFrameError(f"frame for {spec.qualified_name} must have exactly the columns "
-                                f"{list(spec.column_names)}: {found}")
+        raise InvalidFrameError(
+            f"frame for {spec.qualified_name} must have exactly the columns "
+            f"{list(spec.column_names)}: {found}"
+        )
 
 
 def _check_frame_values(con: duckdb.DuckDBPyConnection, spec: TableSpec, view: str) -> None:
     """Finds, in one scan, null keys and values that do not convert to their column's type."""
-    given_types = dict(con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {view})")
-                       .fetchall())
+    given_types = dict(
+        con.execute(f"SELECT column_name, column_type FROM (DESCRIBE {view})").fetchall()
+    )
     problems = [
         f"{name}: timezone-aware timestamps, convert them to exchange-local dates first"
         for name in spec.column_names
@@ -290,14 +313,15 @@ def _check_frame_values(con: duckdb.DuckDBPyConnection, spec: TableSpec, view: s
         bad = f"{name} IS NOT NULL AND TRY_CAST({name} AS {column.type}) IS NULL"
         if column.name in spec.key:
             bad = f"{name} IS NULL OR {bad}"
-        aggregates += [f"count(*) FILTER (WHERE {bad})",
-                       f"any_value(CAST({name} AS VARCHAR)) FILTER (WHERE {bad})"]
+        aggregates += [
+            f"count(*) FILTER (WHERE {bad})",
+            f"any_value(CAST({name} AS VARCHAR)) FILTER (WHERE {bad})",
+        ]
     row = single_row(con, f"SELECT {', '.join(aggregates)} FROM {view}")
     for column, count, example in zip(spec.columns, row[::2], row[1::2], strict=True):
         if count:
             what = "null or non-" if column.name in spec.key else "non-"
-            problems.append(f"{column.name}: {count} {what}{column.type} values "
-                            f"(e.g. {example!r})")
+            problems.append(f"{column.name}: {count} {what}{column.type} values (e.g. {example!r})")
     if problems:
         raise InvalidFrameError(f"frame for {spec.qualified_name} has " + "; ".join(problems))
 
@@ -324,8 +348,10 @@ def merge(
 ) -> WriteStats:
     """Counts new, changed and identical rows, then writes only the new and changed ones."""
     matches = _same_key(spec)
-    changed = " OR ".join(f"s.{ident(c)} IS DISTINCT FROM t.{ident(c)}"
-                          for c in spec.value_columns) or "false"
+    changed = (
+        " OR ".join(f"s.{ident(c)} IS DISTINCT FROM t.{ident(c)}" for c in spec.value_columns)
+        or "false"
+    )
     unmatched = f"t.{ident(spec.key[0])} IS NULL"
     inserted, updated, received = single_row(
         con,
@@ -336,10 +362,15 @@ def merge(
     if inserted or updated:
         targets = [*spec.column_names, *row_lineage]
         values = [*(f"s.{ident(c)}" for c in spec.column_names), *(f"${c}" for c in row_lineage)]
-        assignments = [*(f"{ident(c)} = s.{ident(c)}" for c in spec.value_columns),
-                       *(f"{ident(c)} = ${c}" for c in row_lineage)]
-        when_changed = (f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {', '.join(assignments)} "
-                        if spec.value_columns else "")
+        assignments = [
+            *(f"{ident(c)} = s.{ident(c)}" for c in spec.value_columns),
+            *(f"{ident(c)} = ${c}" for c in row_lineage),
+        ]
+        when_changed = (
+            f"WHEN MATCHED AND ({changed}) THEN UPDATE SET {', '.join(assignments)} "
+            if spec.value_columns
+            else ""
+        )
         single_row(
             con,
             f"MERGE INTO {spec.qualified_name} AS t USING ({incoming}) AS s ON {matches} "

@@ -95,7 +95,9 @@ def group_correlations(correlations: np.ndarray, sectors, industries) -> pd.Data
     firms = len(sectors)
     sector_codes, sector_names = pd.factorize(sectors, sort=True)
     industry_codes, _ = pd.factorize(industries, sort=True)
-    block_codes, _ = pd.factorize(sector_codes * (industry_codes.max(initial=0) + 1) + industry_codes, sort=True)
+    block_codes, _ = pd.factorize(
+        sector_codes * (industry_codes.max(initial=0) + 1) + industry_codes, sort=True
+    )
     order = np.argsort(block_codes, kind="stable")
     valid = ~np.isnan(correlations)
     # each pair once (i < j); after sorting the firms into groups a pair of a group is still in the
@@ -106,11 +108,19 @@ def group_correlations(correlations: np.ndarray, sectors, industries) -> pd.Data
         upper_values = upper_values[np.ix_(order, order)]
         upper_counts = upper_counts[np.ix_(order, order)]
     sorted_blocks = block_codes[order]
-    block_starts = np.flatnonzero(np.r_[True, sorted_blocks[1:] != sorted_blocks[:-1]]) if firms else np.array([], int)
+    block_starts = (
+        np.flatnonzero(np.r_[True, sorted_blocks[1:] != sorted_blocks[:-1]])
+        if firms
+        else np.array([], int)
+    )
     block_sector = sector_codes[order][block_starts]
     block_industry = industries[order][block_starts]
     block_firms = np.diff(np.r_[block_starts, firms])
-    sector_starts = np.flatnonzero(np.r_[True, block_sector[1:] != block_sector[:-1]]) if firms else np.array([], int)
+    sector_starts = (
+        np.flatnonzero(np.r_[True, block_sector[1:] != block_sector[:-1]])
+        if firms
+        else np.array([], int)
+    )
 
     if firms:
         block_value_sums = _block_sums(upper_values, block_starts)
@@ -119,23 +129,38 @@ def group_correlations(correlations: np.ndarray, sectors, industries) -> pd.Data
         sector_count_sums = _block_sums(block_count_sums, sector_starts, dtype=np.int64)
         total_value, total_count = block_value_sums.sum(), int(block_count_sums.sum())
     else:
-        block_value_sums = block_count_sums = sector_value_sums = sector_count_sums = np.zeros((0, 0))
+        block_value_sums = block_count_sums = sector_value_sums = sector_count_sums = np.zeros(
+            (0, 0)
+        )
         total_value, total_count = 0.0, 0
     sums = np.r_[total_value, np.diagonal(sector_value_sums), np.diagonal(block_value_sums)]
-    counts = np.r_[total_count, np.diagonal(sector_count_sums), np.diagonal(block_count_sums)].astype(np.int64)
-    groups = pd.DataFrame({
-        "grouping_level": ["all"] + ["sector"] * len(sector_starts) + ["sector_industry"] * len(block_starts),
-        "sector": [None] + list(sector_names[block_sector[sector_starts]]) + list(sector_names[block_sector]),
-        "industry": [None] * (1 + len(sector_starts)) + list(block_industry),
-        "firms": np.r_[firms, np.add.reduceat(block_firms, sector_starts) if firms else [], block_firms],
-        "avg_residual_correlation": np.divide(sums, counts, out=np.full(len(sums), np.nan), where=counts > 0),
-        "residual_correlation_pairs": counts,
-    })
+    counts = np.r_[
+        total_count, np.diagonal(sector_count_sums), np.diagonal(block_count_sums)
+    ].astype(np.int64)
+    groups = pd.DataFrame(
+        {
+            "grouping_level": ["all"]
+            + ["sector"] * len(sector_starts)
+            + ["sector_industry"] * len(block_starts),
+            "sector": [None]
+            + list(sector_names[block_sector[sector_starts]])
+            + list(sector_names[block_sector]),
+            "industry": [None] * (1 + len(sector_starts)) + list(block_industry),
+            "firms": np.r_[
+                firms, np.add.reduceat(block_firms, sector_starts) if firms else [], block_firms
+            ],
+            "avg_residual_correlation": np.divide(
+                sums, counts, out=np.full(len(sums), np.nan), where=counts > 0
+            ),
+            "residual_correlation_pairs": counts,
+        }
+    )
     return groups if firms else groups.iloc[:0]
 
 
-def event_group_correlations(firm: np.ndarray, day: np.ndarray, residual: np.ndarray,
-                             sectors, industries) -> pd.DataFrame:
+def event_group_correlations(
+    firm: np.ndarray, day: np.ndarray, residual: np.ndarray, sectors, industries
+) -> pd.DataFrame:
     """group_correlations of one event from its residuals in long form: firm (index into sectors /
     industries) and day (any integer code of the calendar date) of each residual."""
     firm = np.asarray(firm, dtype=np.int64)
@@ -161,7 +186,9 @@ def model(dbt, session):
     # O(rows): one pass over the residuals, which are the same to the last bit on every build of
     # the same data (the market model is fitted with ordered sums); an integer sum of row hashes
     # does not depend on the order of the rows.
-    fingerprints = residuals.query("residuals", f"""
+    fingerprints = residuals.query(
+        "residuals",
+        f"""
         select
             event_id,
             hash({COMPUTATION_VERSION}, count(*),
@@ -170,37 +197,55 @@ def model(dbt, session):
         from residuals
         group by event_id
         order by event_id
-    """).df()
+    """,
+    ).df()
     if dbt.is_incremental:
         stored = session.sql(f"select distinct event_id, input_fingerprint from {dbt.this}").df()
-        unchanged = fingerprints.merge(stored, on=["event_id", "input_fingerprint"], how="left", indicator=True)
+        unchanged = fingerprints.merge(
+            stored, on=["event_id", "input_fingerprint"], how="left", indicator=True
+        )
         fingerprints = fingerprints[(unchanged["_merge"] == "left_only").to_numpy()]
 
     import duckdb
 
     frames = [_empty_result()]
-    for event_id, fingerprint in zip(fingerprints["event_id"], fingerprints["input_fingerprint"]):
-        rows = residuals.filter(duckdb.ColumnExpression("event_id") == duckdb.ConstantExpression(event_id))
+    for event_id, fingerprint in zip(
+        fingerprints["event_id"], fingerprints["input_fingerprint"], strict=True
+    ):
+        rows = residuals.filter(
+            duckdb.ColumnExpression("event_id") == duckdb.ConstantExpression(event_id)
+        )
         # firms numbered in (sector, industry, ticker) order, so that groups are contiguous blocks
-        firms = rows.query("r", """
+        firms = rows.query(
+            "r",
+            """
             select ticker, sector_group, industry_group
             from r
             where residual is not null
             group by all
             order by sector_group, industry_group, ticker
-        """).fetchnumpy()
+        """,
+        ).fetchnumpy()
         # in no particular order: each row fills its own (day, firm) cell of the matrix, so the
         # numbers do not depend on the order the rows arrive in
-        cells = rows.query("r", """
+        cells = rows.query(
+            "r",
+            """
             select
                 dense_rank() over (order by sector_group, industry_group, ticker) - 1 as firm,
                 dense_rank() over (order by trade_date) - 1 as day,
                 residual
             from r
             where residual is not null
-        """).fetchnumpy()
-        groups = event_group_correlations(cells["firm"], cells["day"], cells["residual"],
-                                          firms["sector_group"], firms["industry_group"])
+        """,
+        ).fetchnumpy()
+        groups = event_group_correlations(
+            cells["firm"],
+            cells["day"],
+            cells["residual"],
+            firms["sector_group"],
+            firms["industry_group"],
+        )
         groups.insert(0, "event_id", event_id)
         groups["input_fingerprint"] = fingerprint
         frames.append(groups)

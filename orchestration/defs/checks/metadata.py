@@ -15,8 +15,11 @@ FLAGGED_ROWS_SHOWN = 50
 def flagged_rows(frame: pd.DataFrame) -> dg.MetadataValue:
     """The first FLAGGED_ROWS_SHOWN rows as a table the check's UI page renders, returns and
     shares as percentages."""
-    return preview(frame, rows=FLAGGED_ROWS_SHOWN,
-                   percent_columns=[name for name in frame.columns if is_fraction(str(name))])
+    return preview(
+        frame,
+        rows=FLAGGED_ROWS_SHOWN,
+        percent_columns=[name for name in frame.columns if is_fraction(str(name))],
+    )
 
 
 def is_fraction(column: str) -> bool:

@@ -46,18 +46,29 @@ LOAD_HEALTH = dbt_asset_key("quarantine_load_health")
 CORPORATE_ACTION_MOVE = "corporate_action_move"
 # The ingestion assets that log their loads. raw/corporate_actions arrives in raw/daily_prices'
 # load, so its failures are that load's.
-LOGGED_ASSETS = ("raw/daily_prices", "raw/fx_rates", "raw/fundamentals", "raw/shares_outstanding",
-                 "raw/quarterly_financials")
+LOGGED_ASSETS = (
+    "raw/daily_prices",
+    "raw/fx_rates",
+    "raw/fundamentals",
+    "raw/shares_outstanding",
+    "raw/quarterly_financials",
+)
 _SESSIONS_DEPS = [["raw", "exchange_sessions"], ["raw", "securities"]]
 # The window dbt judged a raw table over: the run's, else its latest load's, else everything.
-_WINDOW = ("select window_start, window_end from quality.quarantine_load_health "
-           "where table_name = $table_name")
+_WINDOW = (
+    "select window_start, window_end from quality.quarantine_load_health "
+    "where table_name = $table_name"
+)
 # The moves of the window (quality.large_moves also holds the move before it, classified again).
-_MOVES = ("select * from quality.large_moves where trade_date >= $window_start "
-          "order by trade_date, ticker")
+_MOVES = (
+    "select * from quality.large_moves where trade_date >= $window_start "
+    "order by trade_date, ticker"
+)
 # A finding of a dbt model of one raw table, in the columns of quality.price_anomalies.
-_FINDINGS = ("select * exclude (table_name, last_date) from quality.{model} "
-             "where table_name = $table_name order by ticker, trade_date")
+_FINDINGS = (
+    "select * exclude (table_name, last_date) from quality.{model} "
+    "where table_name = $table_name order by ticker, trade_date"
+)
 
 
 @dg.asset_check(
@@ -93,8 +104,11 @@ def large_moves(
             "market_events": by_classification.get("market_event", 0),
             "suspect_data": by_classification.get("suspect_data", 0),
             "explained_by_corporate_actions": len(moves) - len(counted),
-            **({"largest_move_pct": dg.MetadataValue.float(round(worst[1] * 100, 2))}
-               if worst else {}),
+            **(
+                {"largest_move_pct": dg.MetadataValue.float(round(worst[1] * 100, 2))}
+                if worst
+                else {}
+            ),
             "by_classification": dg.MetadataValue.json(by_classification),
             "moves": flagged_rows(
                 moves.sort_values(["trade_date", "ticker"], ascending=[False, True])
@@ -172,8 +186,10 @@ def _price_table_checks(
             passed=not late,
             severity=WARN,
             description=described_age(newest, now.date(), results)
-            + ("; ".join(map(_described_lateness, late)) or "every exchange's latest completed "
-               "session is loaded"),
+            + (
+                "; ".join(map(_described_lateness, late))
+                or "every exchange's latest completed session is loaded"
+            ),
             metadata={
                 "now": now.strftime("%Y-%m-%d %H:%M %Z").strip(),
                 "newest_bar": day(newest),
@@ -200,8 +216,9 @@ def _source_failures_check(asset: str) -> dg.AssetChecksDefinition:
         with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
             load = latest_load_failures(connection, asset)
         if load is None:
-            return dg.AssetCheckResult(passed=False, severity=WARN,
-                                       description=f"No load of {asset} is logged")
+            return dg.AssetCheckResult(
+                passed=False, severity=WARN, description=f"No load of {asset} is logged"
+            )
         failures = pd.DataFrame(load.failures, columns=["ticker", "reason"])
         return dg.AssetCheckResult(
             passed=failures.empty,
@@ -209,9 +226,12 @@ def _source_failures_check(asset: str) -> dg.AssetChecksDefinition:
             description=f"{len(failures)} of {load.tickers_requested} ticker(s) not delivered "
             f"by the load of run {load.run_id}"
             + (f": {', '.join(failures['ticker'])}" if len(failures) else ""),
-            metadata={"run_id": load.run_id, "failed_tickers": len(failures),
-                      "requested_tickers": int(load.tickers_requested),
-                      "failures": flagged_rows(failures)},
+            metadata={
+                "run_id": load.run_id,
+                "failed_tickers": len(failures),
+                "requested_tickers": int(load.tickers_requested),
+                "failures": flagged_rows(failures),
+            },
         )
 
     return source_failures
@@ -224,8 +244,11 @@ def _listing_result(found: pd.DataFrame, what: str) -> dg.AssetCheckResult:
         passed=found.empty,
         severity=WARN,
         description=f"{len(found)} {what}" + (f": {described_counts(tickers)}" if tickers else ""),
-        metadata={"count": len(found), "tickers": dg.MetadataValue.json(tickers),
-                  "found": flagged_rows(found)},
+        metadata={
+            "count": len(found),
+            "tickers": dg.MetadataValue.json(tickers),
+            "found": flagged_rows(found),
+        },
     )
 
 
@@ -238,16 +261,17 @@ def worst_move(moves: pd.DataFrame) -> tuple[str, float, object] | None:
     return str(row["ticker"]), float(row["daily_return"]), row["trade_date"]
 
 
-def described_age(
-    newest: date | None, today: date, results: Sequence[ExchangeFreshness]
-) -> str:
+def described_age(newest: date | None, today: date, results: Sequence[ExchangeFreshness]) -> str:
     """'Newest bar 2025-06-30, 522 day(s) old on 2026-12-04 (latest expected session:
     2026-12-03). ' — the age first, so an old snapshot reads as old at a glance."""
     if newest is None:
         return "No bar loaded. "
     expected = max((result.latest_completed_session for result in results), default=None)
-    return (f"Newest bar {newest}, {(today - newest).days} day(s) old on {today}"
-            + (f" (latest expected session: {expected})" if expected else "") + ". ")
+    return (
+        f"Newest bar {newest}, {(today - newest).days} day(s) old on {today}"
+        + (f" (latest expected session: {expected})" if expected else "")
+        + ". "
+    )
 
 
 def judged_window(con: duckdb.DuckDBPyConnection, table_name: str) -> tuple[date, date]:
@@ -269,19 +293,26 @@ def _described_window(window: tuple[date, date]) -> str:
 
 
 def _described_lateness(result: ExchangeFreshness) -> str:
-    return (f"{result.exchange}: {len(result.tickers_behind)} of {result.securities} securities "
-            f"lack its latest completed session {result.latest_completed_session} "
-            f"(loaded through {result.loaded_through or 'never'})")
+    return (
+        f"{result.exchange}: {len(result.tickers_behind)} of {result.securities} securities "
+        f"lack its latest completed session {result.latest_completed_session} "
+        f"(loaded through {result.loaded_through or 'never'})"
+    )
 
 
 def _freshness_table(results: Sequence[ExchangeFreshness]) -> str:
-    lines = ["| exchange | latest completed session | loaded through | behind |",
-             "|---|---|---|---|"]
+    lines = [
+        "| exchange | latest completed session | loaded through | behind |",
+        "|---|---|---|---|",
+    ]
     for result in results:
-        behind = ", ".join(f"{ticker} ({last or 'never'})"
-                           for ticker, last in result.tickers_behind)
-        lines.append(f"| {result.exchange} | {result.latest_completed_session} "
-                     f"| {result.loaded_through or 'never'} | {behind or '-'} |")
+        behind = ", ".join(
+            f"{ticker} ({last or 'never'})" for ticker, last in result.tickers_behind
+        )
+        lines.append(
+            f"| {result.exchange} | {result.latest_completed_session} "
+            f"| {result.loaded_through or 'never'} | {behind or '-'} |"
+        )
     return "\n".join(lines)
 
 

@@ -23,12 +23,15 @@ QUARANTINED_PRICES = dbt_asset_key("quarantined_prices")
 LOAD_HEALTH = dbt_asset_key("quarantine_load_health")
 FX_RANGE_QUIRKS = dbt_asset_key("fx_range_quirks")
 
-_QUARANTINED_ROWS = ("select * from quality.quarantined_prices "
-                     "order by trade_date desc, ticker, reason")
+_QUARANTINED_ROWS = (
+    "select * from quality.quarantined_prices order by trade_date desc, ticker, reason"
+)
 # dates as text: the window of a run without one ends on 9999-12-31, beyond pandas' timestamps
-_LOAD_HEALTH = ("select * replace (cast(window_start as varchar) as window_start, "
-                "cast(window_end as varchar) as window_end) "
-                "from quality.quarantine_load_health order by table_name")
+_LOAD_HEALTH = (
+    "select * replace (cast(window_start as varchar) as window_start, "
+    "cast(window_end as varchar) as window_end) "
+    "from quality.quarantine_load_health order by table_name"
+)
 _FX_RANGE_QUIRKS = "select count(*) from quality.fx_range_quirks"
 
 
@@ -49,16 +52,19 @@ def integrity(
     with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
         quarantined = connection.sql(_QUARANTINED_ROWS).df()
         health = connection.sql(_LOAD_HEALTH).df()
-        (fx_range_quirks,), = connection.sql(_FX_RANGE_QUIRKS).fetchall()
+        ((fx_range_quirks,),) = connection.sql(_FX_RANGE_QUIRKS).fetchall()
     systemic = health[health["is_systemic"]]
     by_reason = counts(quarantined, "reason")
     if not systemic.empty:
         description = "Broken load, dbt models stopped: " + "; ".join(
-            _described(row) for row in systemic.itertuples())
+            _described(row) for row in systemic.itertuples()
+        )
     elif by_reason:
         bars = len(quarantined.drop_duplicates(["table_name", "ticker", "trade_date"]))
-        description = (f"{bars} bar(s) quarantined ({described_counts(by_reason)}), below the "
-                       "systemic share: kept out of the marts, the refresh goes on")
+        description = (
+            f"{bars} bar(s) quarantined ({described_counts(by_reason)}), below the "
+            "systemic share: kept out of the marts, the refresh goes on"
+        )
     else:
         description = "No bar quarantined"
     return dg.AssetCheckResult(
@@ -79,13 +85,17 @@ def integrity(
 def _described(table: Any) -> str:
     if table.duplicated_keys:
         return f"{table.table_name} has {table.duplicated_keys} duplicated key(s)"
-    return (f"{table.quarantined_bars} of {table.bars} bars of {table.table_name} "
-            f"({table.quarantined_share:.1%}) quarantined in its latest load")
+    return (
+        f"{table.quarantined_bars} of {table.bars} bars of {table.table_name} "
+        f"({table.quarantined_share:.1%}) quarantined in its latest load"
+    )
 
 
 def _health_table(health: Sequence[Any]) -> str:
-    lines = ["| table | window | bars | quarantined | share | duplicated keys | systemic |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "| table | window | bars | quarantined | share | duplicated keys | systemic |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for table in health:  # rows of quality.quarantine_load_health
         lines.append(
             f"| {table.table_name} | {_window(table)} | {table.bars} "

@@ -16,9 +16,17 @@ from warehouse.quality.rules import IntegrityRules, MoveRules, StalenessRules
 
 # The fields dbt reads, as var quality_<field>; evaluation_time is the Python checks' clock only.
 DBT_RULE_FIELDS = (
-    "drop_threshold", "rise_threshold", "benchmark_min_move", "min_peers", "peer_move_share",
-    "peer_move_ratio", "reversal_share", "adjustment_gap", "max_quarantined_share",
-    "spike_factor", "stale_sessions",
+    "drop_threshold",
+    "rise_threshold",
+    "benchmark_min_move",
+    "min_peers",
+    "peer_move_share",
+    "peer_move_ratio",
+    "reversal_share",
+    "adjustment_gap",
+    "max_quarantined_share",
+    "spike_factor",
+    "stale_sessions",
 )
 DBT_VAR_PREFIX = "quality_"
 # A spike_factor of float('inf') quarantines no spike; --vars is JSON/YAML, which has no infinity.

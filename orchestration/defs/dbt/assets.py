@@ -83,8 +83,11 @@ class WarehouseDbtTranslator(DagsterDbtTranslator):
     @functools.cached_property
     def _event_study_nodes(self) -> frozenset[str]:
         manifest = json.loads(self._manifest_path.read_text())
-        seeds = [unique_id for unique_id, node in manifest["nodes"].items()
-                 if node["resource_type"] == "seed" and node["name"] == EVENTS_SEED]
+        seeds = [
+            unique_id
+            for unique_id, node in manifest["nodes"].items()
+            if node["resource_type"] == "seed" and node["name"] == EVENTS_SEED
+        ]
         return frozenset(descendants(manifest.get("child_map", {}), seeds))
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
@@ -150,11 +153,13 @@ def dbt_test_description(test: Mapping[str, Any]) -> str:
                 comment.append(stripped.removeprefix("--").strip())
             elif comment or (stripped and not stripped.startswith("{{")):
                 break
-        return (" ".join(comment)
-                or f"Singular dbt test {test['name']}: passes when it selects no row.")
+        return (
+            " ".join(comment) or f"Singular dbt test {test['name']}: passes when it selects no row."
+        )
     column = test.get("column_name")
     arguments = {
-        name: value for name, value in (metadata.get("kwargs") or {}).items()
+        name: value
+        for name, value in (metadata.get("kwargs") or {}).items()
         if name not in ("column_name", "model") and value not in (None, "", [], {})
     }
     subject = f"`{column}`" if column else "the model"
@@ -163,10 +168,12 @@ def dbt_test_description(test: Mapping[str, Any]) -> str:
     config = test.get("config") or {}
     # __refresh_window__ is the project's placeholder for the rows the run rebuilt
     where = str(config.get("where") or "").replace("__refresh_window__", "in the run's window")
-    return (f"{subject} {claim}"
-            + (f" ({described_arguments})" if described_arguments else "")
-            + (f", on rows {where}" if where else "")
-            + f". Severity {str(config.get('severity', 'error')).upper()}.")
+    return (
+        f"{subject} {claim}"
+        + (f" ({described_arguments})" if described_arguments else "")
+        + (f", on rows {where}" if where else "")
+        + f". Severity {str(config.get('severity', 'error')).upper()}."
+    )
 
 
 # What the generic tests assert, worded for the check's page.
@@ -311,8 +318,9 @@ def close_adapter_connections(invocation: DbtCliInvocation) -> None:
     configuration, so left open they would stop this step's and the next steps' connections."""
     manager = invocation.adapter.connections if invocation.adapter is not None else None
     # dbt-duckdb keeps its database open between connections (keep_open) in one environment
-    if manager is not None and all(hasattr(manager, name)
-                                   for name in ("env", "close_all_connections")):
+    if manager is not None and all(
+        hasattr(manager, name) for name in ("env", "close_all_connections")
+    ):
         invocation.adapter.cleanup_connections()
         with contextlib.suppress(Exception):  # no environment: nothing was opened
             manager.env().close()
@@ -345,10 +353,12 @@ class DbtFailure:
             others, cause = [], first_line(self.first_error) or "no error message"
         shown = ", ".join(node_name(other) for other, _ in others[:SHOWN_FAILURES])
         hidden = len(others) - SHOWN_FAILURES
-        return (f"dbt build failed: {cause}"
-                + (f". Also failed: {shown}" if shown else "")
-                + (f" and {hidden} more" if hidden > 0 else "")
-                + f". Full log: {self.log_path}")
+        return (
+            f"dbt build failed: {cause}"
+            + (f". Also failed: {shown}" if shown else "")
+            + (f" and {hidden} more" if hidden > 0 else "")
+            + f". Full log: {self.log_path}"
+        )
 
     def metadata(self) -> dict[str, Any]:
         return {
@@ -403,8 +413,9 @@ def error_line(message: str) -> str:
     """dbt's cause in a node's message ('Catalog Error: Table ... does not exist'), not its
     header ('Runtime Error in test x (file)'); the first line when none names an error."""
     lines = [line.strip() for line in message.splitlines() if line.strip()]
-    return next((line for line in lines[1:] if "Error" in line.split(":")[0]),
-                lines[0] if lines else "")
+    return next(
+        (line for line in lines[1:] if "Error" in line.split(":")[0]), lines[0] if lines else ""
+    )
 
 
 def first_line(text: str) -> str:
@@ -424,7 +435,7 @@ def with_table_metadata(event: Any, connection: duckdb.DuckDBPyConnection) -> An
     if schema is not None:
         extra[COLUMN_SCHEMA] = with_sql_types(schema.schema)
     if ROW_COUNT not in event.metadata:  # dagster-dbt counts tables, not views
-        (count,), = connection.execute(f"select count(*) from {relation}").fetchall()
+        ((count,),) = connection.execute(f"select count(*) from {relation}").fetchall()
         extra[ROW_COUNT] = int(count)
     if spec.group_name in PREVIEWED_GROUPS and spec.key.path[0] == "marts":
         rows = connection.sql(f"select * from {relation} limit {PREVIEW_ROWS}").df()

@@ -303,7 +303,8 @@ def partitioned_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
             max_failed_share=market_data.max_failed_share,
         )
         for table, date_column in (
-            ("daily_prices", "trade_date"), ("corporate_actions", "action_date")
+            ("daily_prices", "trade_date"),
+            ("corporate_actions", "action_date"),
         ):
             yield dg.MaterializeResult(
                 asset_key=["raw", table],
@@ -311,7 +312,6 @@ def partitioned_assets() -> tuple[dg.AssetsDefinition, dg.AssetsDefinition]:
                     report, table, fetched.tables[table], date_column=date_column
                 ),
             )
-
 
     @dg.asset(
         key=["raw", "fx_rates"],

@@ -4,7 +4,6 @@ It runs only when every mart was built and tested in this run (Dagster skips it 
 step failed), so a failed refresh publishes nothing and readers keep the last good copy. See
 ``warehouse/publish.py`` for how the copy is made and swapped in atomically."""
 
-
 import json
 from collections.abc import Mapping
 from typing import Any

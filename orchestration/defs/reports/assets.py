@@ -29,8 +29,9 @@ SOURCE_NAMES = {
     "snapshot": "the bundled snapshot of public market data (warehouse/snapshot/SOURCES.md)",
 }
 # What the charts read: two marts and the events seed.
-UPSTREAM = [dbt_asset_key(name) for name in
-            ("fct_event_impact", "agg_event_sector_impact", "events")]
+UPSTREAM = [
+    dbt_asset_key(name) for name in ("fct_event_impact", "agg_event_sector_impact", "events")
+]
 
 
 @dg.asset(
@@ -57,8 +58,7 @@ def event_charts(
     with retry_transient_errors(context), warehouse.connect(read_only=True) as connection:
         data_source = price_sources(connection)
         events = [
-            (event, _chart_data(connection, event.event_id))
-            for event in seeded_events(connection)
+            (event, _chart_data(connection, event.event_id)) for event in seeded_events(connection)
         ]
     rendered = []
     for event, data in events:
@@ -118,8 +118,7 @@ def chart_metadata(
     }
     for chart in rendered:
         # small enough for the UI to draw in place, unlike the full chart
-        glance = inline_chart(f"{chart.event.name}: day-0 USD value change",
-                              usd_bars(chart.data))
+        glance = inline_chart(f"{chart.event.name}: day-0 USD value change", usd_bars(chart.data))
         if glance is not None:
             metadata[f"glance_{chart.event.event_id}"] = dg.MetadataValue.md(glance)
     for chart in rendered:
@@ -135,9 +134,11 @@ def usd_bars(data: charts.ChartData) -> list[tuple[str, float]]:
     plotted = data.plotted
     if plotted.empty or "usd_change_bn" not in plotted:
         return []
-    return [(str(ticker), float(value))
-            for ticker, value in zip(plotted["ticker"], plotted["usd_change_bn"], strict=True)
-            if value == value]
+    return [
+        (str(ticker), float(value))
+        for ticker, value in zip(plotted["ticker"], plotted["usd_change_bn"], strict=True)
+        if value == value
+    ]
 
 
 def _summary_record(chart: charts.EventChart, reports_dir: Path) -> dg.TableRecord:

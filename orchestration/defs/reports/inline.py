@@ -37,17 +37,27 @@ def _markdown(title: str, bars: Sequence[tuple[str, float]]) -> str:
         width = max(1, round(abs(value) / largest * span))
         x = round(middle - width) if value < 0 else round(middle)
         y = index * _ROW
-        rows.append(f"<text x='0' y='{y + _BAR}'>{_escaped(label)[:8]}</text>"
-                    f"<rect x='{x}' y='{y}' width='{width}' height='{_BAR}' "
-                    f"fill='{_LOSS if value < 0 else _GAIN}'/>")
-    svg = (f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' "
-           f"height='{len(bars) * _ROW}' font-size='11' font-family='sans-serif'>"
-           + "".join(rows) + "</svg>")
+        rows.append(
+            f"<text x='0' y='{y + _BAR}'>{_escaped(label)[:8]}</text>"
+            f"<rect x='{x}' y='{y}' width='{width}' height='{_BAR}' "
+            f"fill='{_LOSS if value < 0 else _GAIN}'/>"
+        )
+    svg = (
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' "
+        f"height='{len(bars) * _ROW}' font-size='11' font-family='sans-serif'>"
+        + "".join(rows)
+        + "</svg>"
+    )
     # inside <...> a markdown link destination may hold spaces; < > # and % must be encoded
     uri = "data:image/svg+xml," + quote(svg, safe=" ='/:,.-_()")
     return f"![{_escaped(title)}](<{uri}>)"
 
 
 def _escaped(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace("[", "(").replace("]", ")"))
+    return (
+        text.replace("&", "&amp;")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("[", "(")
+        .replace("]", ")")
+    )

@@ -35,7 +35,7 @@ import pandas as pd
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = REPO_ROOT / "dbt_project" / "seeds"
-# dbt_project.yml vars and macros/event_study.sql
+# dbt_project.yml vars and macros/event_study/
 ESTIMATION_FIRST_DAY, ESTIMATION_LAST_DAY, MIN_ESTIMATION_OBS = -260, -11, 120
 WINDOWS = (("0_0", 0, 0), ("m1_p1", -1, 1), ("0_p1", 0, 1), ("0_p5", 0, 5), ("m5_p5", -5, 5))
 MODELS = (("market_model", "mm"), ("market_adjusted", "mktadj"), ("mean_adjusted", "meanadj"))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import yaml
 
 from warehouse import settings
@@ -40,15 +39,16 @@ def _contract_rows() -> dict[str, tuple[tuple[str, ...], str]]:
     return rows
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="_sources.yml (dbt_project, W2-B) does not declare raw.rejected_corrections nor "
-    "load_log.rows_rejected yet; remove this mark when it does",
-)
+# Raw tables no dbt model reads: declaring one as a dbt source would give Dagster an asset key
+# that no ingest asset produces (raw.rejected_corrections is written inside the prices load).
+NOT_READ_BY_DBT = {"rejected_corrections"}
+
+
 def test_dbt_sources_declare_every_raw_table_and_column() -> None:
     expected = {
-        name: {column.name for column in spec.stored_columns} for name, spec in RAW_TABLES.items()
+        name: {column.name for column in spec.stored_columns}
+        for name, spec in RAW_TABLES.items()
+        if name not in NOT_READ_BY_DBT
     }
     assert _declared_sources() == expected
 

@@ -16,15 +16,12 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.build import NIGHTLY_JOB
-from orchestration.definitions import defs
-from orchestration.partitions import RunWindow
 from orchestration.resources import MarketDataResource
+from tests.nightly_helpers import nightly_run_in_process, query
 from warehouse import settings
 from warehouse.sources.base import PriceBatch
 
@@ -84,30 +81,13 @@ def reloaded(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) ->
         ),
     ):
         _bad_source(monkeypatch)
-        result = _nightly_run(*WINDOW)
+        result = nightly_run_in_process(*WINDOW)
     assert result.success, "the nightly run failed"
     yield {"before": built_warehouse, "after": after, "run_id": result.run_id}
 
 
-def _nightly_run(first_day: date, last_day: date) -> dg.ExecuteInProcessResult:
-    """The nightly job over the window, in this process, so the patched source is the one used."""
-    return (
-        defs()
-        .resolve_job_def(NIGHTLY_JOB)
-        .execute_in_process(
-            tags=RunWindow(first_day, last_day).run_tags(),
-            raise_on_error=False,
-        )
-    )
-
-
-def _query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as connection:
-        return connection.execute(sql, params or []).df()
-
-
 def _bar(path: Path, key: tuple[str, date], table: str = "raw.daily_prices") -> pd.Series:
-    frame = _query(path, f"select * from {table} where ticker = ? and trade_date = ?", list(key))
+    frame = query(path, f"select * from {table} where ticker = ? and trade_date = ?", list(key))
     assert len(frame) == 1, (table, key)
     return frame.iloc[0]
 
@@ -116,7 +96,7 @@ def test_bad_corrections_keep_the_good_bars_and_are_recorded(reloaded: dict) -> 
     kept = PRICE_COLUMNS + ["volume", "run_id"]
     for key in (NEGATIVE, SPIKE):
         assert _bar(reloaded["after"], key)[kept].equals(_bar(reloaded["before"], key)[kept]), key
-    rejected = _query(reloaded["after"], "select * from raw.rejected_corrections order by ticker")
+    rejected = query(reloaded["after"], "select * from raw.rejected_corrections order by ticker")
     assert rejected[["run_id", "table_name", "ticker"]].values.tolist() == [
         [reloaded["run_id"], "raw.daily_prices", NEGATIVE[0]],
         [reloaded["run_id"], "raw.daily_prices", SPIKE[0]],
@@ -129,7 +109,7 @@ def test_bad_corrections_keep_the_good_bars_and_are_recorded(reloaded: dict) -> 
     assert json.loads(negative["rejected"])["close"] == -good["close"]
     assert json.loads(negative["kept"])["close"] == good["close"]
     # the spike judged against ORCL's neighbouring bars, as the quarantine judges it
-    adjusted = _query(
+    adjusted = query(
         reloaded["before"],
         "select coalesce(adj_close, close) as price "
         "from raw.daily_prices where ticker = 'ORCL' "
@@ -147,7 +127,7 @@ def test_the_days_of_the_rejected_corrections_stay_in_the_marts(reloaded: dict) 
         after = _bar(reloaded["after"], key, "marts.fct_daily_returns")
         for column in ("close_price", "simple_return", "market_value_usd"):
             assert after[column] == pytest.approx(before[column], rel=1e-12), (key, column)
-    flagged = _query(
+    flagged = query(
         reloaded["after"],
         "select count(*) as n from quality.price_anomalies "
         "where trade_date between '2025-02-03' and '2025-02-07' "
@@ -159,14 +139,14 @@ def test_the_days_of_the_rejected_corrections_stay_in_the_marts(reloaded: dict) 
 def test_a_new_spike_is_written_but_quarantined_out_of_the_marts(reloaded: dict) -> None:
     before = _bar(reloaded["before"], NEW_SPIKE)
     assert _bar(reloaded["after"], NEW_SPIKE)["close"] == pytest.approx(before["close"] * 100)
-    quarantined = _query(
+    quarantined = query(
         reloaded["after"],
         "select ticker, trade_date, reason from quality.quarantined_prices order by all",
     )
     assert quarantined.values.tolist() == [
         [NEW_SPIKE[0], pd.Timestamp(NEW_SPIKE[1]), "suspect_spike"]
     ]
-    returns = _query(
+    returns = query(
         reloaded["after"],
         "select trade_date, previous_trade_date, simple_return, "
         "spans_missing_session from marts.fct_daily_returns where ticker = 'MSFT' "
@@ -177,7 +157,7 @@ def test_a_new_spike_is_written_but_quarantined_out_of_the_marts(reloaded: dict)
     assert following["previous_trade_date"].date() == date(2025, 2, 5)
     assert bool(following["spans_missing_session"])
     # the return across the gap is the two sessions' compounded return of the build
-    build = _query(
+    build = query(
         reloaded["before"],
         "select simple_return from marts.fct_daily_returns "
         "where ticker = 'MSFT' and trade_date in ('2025-02-06', '2025-02-07')",
@@ -196,7 +176,7 @@ def test_a_good_correction_is_applied_and_counted(reloaded: dict) -> None:
         _bar(reloaded["after"], CORRECTED, "marts.fct_daily_returns")["close_price"]
         == (before["open"])
     )
-    logged = _query(
+    logged = query(
         reloaded["after"],
         "select rows_inserted, rows_changed, rows_rejected "
         "from raw.load_log where run_id = ? and asset_key like '%daily_prices%'",

@@ -13,15 +13,12 @@ from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.build import NIGHTLY_JOB
-from orchestration.definitions import defs
-from orchestration.partitions import RunWindow
 from orchestration.resources import MarketDataResource
+from tests.nightly_helpers import nightly_run_in_process, query
 from warehouse import settings, storage
 from warehouse.loading import with_restated_history
 from warehouse.sources.base import PriceBatch, TickerFailure
@@ -86,30 +83,13 @@ def split_run(built_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -
         ),
     ):
         _split_source(monkeypatch, calls)
-        result = _nightly_run(*WINDOW)
+        result = nightly_run_in_process(*WINDOW)
     assert result.success, "the nightly run failed"
     yield {"before": built_warehouse, "after": after, "calls": calls, "run_id": result.run_id}
 
 
-def _nightly_run(first_day: date, last_day: date) -> dg.ExecuteInProcessResult:
-    """The nightly job over the window, in this process, so the patched source is the one used."""
-    return (
-        defs()
-        .resolve_job_def(NIGHTLY_JOB)
-        .execute_in_process(
-            tags=RunWindow(first_day, last_day).run_tags(),
-            raise_on_error=False,
-        )
-    )
-
-
-def _query(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
-    with duckdb.connect(str(path), read_only=True) as connection:
-        return connection.execute(sql, params or []).df()
-
-
 def _amd(path: Path, columns: str, table: str = "marts.fct_daily_returns") -> pd.DataFrame:
-    return _query(
+    return query(
         path, f"select trade_date, {columns} from {table} where ticker = 'AMD' order by trade_date"
     ).set_index("trade_date")
 
@@ -128,7 +108,7 @@ def test_the_split_refetches_amds_whole_stored_history_in_the_same_run(split_run
     assert after.index.equals(before.index)
     pd.testing.assert_frame_equal(after[PRICE_COLUMNS] * RATIO, before[PRICE_COLUMNS])
     assert (after["volume"] == before["volume"] * int(RATIO)).all()
-    logged = _query(
+    logged = query(
         split_run["after"],
         "select rows_changed, rows_rejected from raw.load_log "
         "where run_id = ? and asset_key like '%daily_prices%'",
@@ -170,14 +150,14 @@ def test_the_deepseek_day_loss_and_the_quality_record_are_unchanged(split_run: d
         "select day0_return, day0_usd_value_change from marts.fct_event_impact "
         "where event_id = 'deepseek_selloff' and ticker = 'AMD'"
     )
-    before, after = _query(split_run["before"], sql), _query(split_run["after"], sql)
+    before, after = query(split_run["before"], sql), query(split_run["after"], sql)
     assert after["day0_usd_value_change"].item() == pytest.approx(-12.7e9, abs=0.05e9)
     assert after["day0_usd_value_change"].item() == pytest.approx(
         before["day0_usd_value_change"].item(), rel=1e-12
     )
     assert after["day0_return"].item() == pytest.approx(before["day0_return"].item(), rel=1e-12)
     # no large move, no quarantine, no rejected correction for AMD
-    found = _query(
+    found = query(
         split_run["after"],
         """
         select (select count(*) from quality.price_anomalies
